@@ -1,0 +1,1 @@
+"""The Bitcoin side of the bridge and its SQL ledger."""

@@ -1,0 +1,1 @@
+"""Everything that talks to Bitcoin: RPC client, deposit scripts, Omni (USDT), scanning."""

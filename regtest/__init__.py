@@ -1,0 +1,1 @@
+"""Installs and drives a real bitcoind in regtest: process manager, miner, faucet."""

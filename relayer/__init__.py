@@ -1,0 +1,1 @@
+"""Relayer daemon loops, federation signing, watcher and REST API."""

@@ -1,0 +1,1 @@
+"""Restaking: vaults, operators, rewards, slashing and the fraud-proof court."""

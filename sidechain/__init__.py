@@ -1,0 +1,1 @@
+"""The EVM sidechain: chain, executor, contracts and JSON-RPC."""

@@ -1,0 +1,1 @@
+"""Block execution: one interface, a sequential reference and a parallel implementation."""

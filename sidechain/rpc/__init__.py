@@ -1,0 +1,1 @@
+"""Ethereum JSON-RPC server for the sidechain node."""

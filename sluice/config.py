@@ -1,0 +1,141 @@
+"""The one configuration object: a TOML file plus `SLUICE_<SECTION>_<KEY>` environment variables.
+
+Nothing else in Sluice reads `os.environ`: `load_config` does, once, and each component gets
+its own section (a frozen dataclass). Adding a setting is adding a typed field with a default.
+"""
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sluice.errors import ConfigError
+
+ENV_PREFIX = "SLUICE_"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BitcoinConfig:
+    """How to reach bitcoind and how deep a payment must be before the bridge acts on it."""
+
+    rpc_url: str = "http://127.0.0.1:18443"
+    rpc_user: str | None = None
+    rpc_password: str | None = field(default=None, repr=False)
+    rpc_cookie_file: Path | None = None
+    network: str = "regtest"
+    confirmations: int = 6
+    rpc_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.network not in ("regtest", "testnet", "signet", "mainnet"):
+            raise ConfigError(
+                f"bitcoin.network must be regtest, testnet, signet or mainnet, got {self.network!r}"
+            )
+        if self.confirmations < 1:
+            raise ConfigError(f"bitcoin.confirmations must be >= 1, got {self.confirmations}")
+        if self.rpc_timeout <= 0:
+            raise ConfigError(f"bitcoin.rpc_timeout must be > 0, got {self.rpc_timeout}")
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Where the SQL ledger lives: a SQLAlchemy URL (SQLite by default, PostgreSQL by choice)."""
+
+    url: str = "sqlite:///sluice-ledger.sqlite3"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The sidechain node: its data directory and JSON-RPC endpoint."""
+
+    datadir: Path = Path("sluice-node")
+    rpc_host: str = "127.0.0.1"
+    rpc_port: int = 8545
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rpc_port <= 65535:
+            raise ConfigError(f"node.rpc_port must be a TCP port (0-65535), got {self.rpc_port}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All of Sluice's settings; each component takes the section it needs."""
+
+    bitcoin: BitcoinConfig = field(default_factory=BitcoinConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    node: NodeConfig = field(default_factory=NodeConfig)
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (if given), then apply `SLUICE_<SECTION>_<KEY>` overrides from `environ`."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    environ = os.environ if environ is None else environ
+    for section in dataclasses.fields(Config):
+        for setting in dataclasses.fields(_section_type(section)):
+            name = f"{ENV_PREFIX}{section.name}_{setting.name}".upper()
+            if name in environ:
+                raw.setdefault(section.name, {})[setting.name] = environ[name]
+    return _build(Config, raw, "")
+
+
+def _section_type(section: dataclasses.Field[Any]) -> type:
+    hints = typing.get_type_hints(Config)
+    return typing.cast(type, hints[section.name])
+
+
+def _build(cls: type[T], raw: Mapping[str, Any], where: str) -> T:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where.rstrip('.') or 'config'} must be a table, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {where}{unknown[0]} (known: {', '.join(sorted(known))})"
+        )
+    values = {key: _coerce(hints[key], value, f"{where}{key}") for key, value in raw.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Turn a TOML value or an environment string into the field's declared type."""
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), value, f"{where}.")
+    if isinstance(hint, types.UnionType):  # `X | None`
+        if value is None or value == "":
+            return None
+        (inner,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+        return _coerce(inner, value, where)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if typing.get_origin(hint) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        (item_type, _) = typing.get_args(hint)
+        return tuple(
+            _coerce(item_type, item.strip() if isinstance(item, str) else item, where)
+            for item in items
+            if item != ""
+        )
+    try:
+        return hint(value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}") from error

@@ -1,0 +1,63 @@
+"""The configuration: TOML plus SLUICE_* variables, typed, with errors that name the setting."""
+
+from pathlib import Path
+
+import pytest
+
+from sluice.config import Config, load_config
+from sluice.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sluice.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file():
+    assert load_config(environ={}) == Config()
+
+
+def test_file_values_are_typed(tmp_path):
+    path = write(tmp_path, '[bitcoin]\nconfirmations = 3\nrpc_cookie_file = "/x/.cookie"\n')
+    config = load_config(path, environ={})
+    assert config.bitcoin.confirmations == 3
+    assert config.bitcoin.rpc_cookie_file == Path("/x/.cookie")
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "[node]\nrpc_port = 9000\n")
+    config = load_config(path, environ={"SLUICE_NODE_RPC_PORT": "9100", "OTHER": "x"})
+    assert config.node.rpc_port == 9100
+
+
+def test_unknown_setting_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown setting bitcoin\.confirmation "):
+        load_config(write(tmp_path, "[bitcoin]\nconfirmation = 3\n"), environ={})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match=r"node\.rpc_port must be int, got 'many'"):
+        load_config(environ={"SLUICE_NODE_RPC_PORT": "many"})
+
+
+def test_out_of_range_value_is_refused():
+    with pytest.raises(ConfigError, match=r"bitcoin\.confirmations must be >= 1, got 0"):
+        load_config(environ={"SLUICE_BITCOIN_CONFIRMATIONS": "0"})
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "[bitcoin\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(path, environ={})
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_password_never_appears_in_repr():
+    config = load_config(environ={"SLUICE_BITCOIN_RPC_PASSWORD": "hunter2-secret"})
+    assert config.bitcoin.rpc_password == "hunter2-secret"
+    assert "hunter2-secret" not in repr(config)
