@@ -6,6 +6,7 @@ named after the protocol (`mine`, `fund`, `send_raw`, `invalidate`, `reconsider`
 managed by PID and datadir, never by name (the Debian build runs under its own loader).
 """
 
+import atexit
 import base64
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ import logging
 import secrets
 import signal
 import subprocess
+import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +34,8 @@ RPC_USER = "sluice"
 COINBASE_MATURITY = 100
 # Connection failures that mean "not up yet" rather than a real error.
 _NOT_UP = (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected)
+# Nodes with a live process; killed at interpreter exit if a caller forgot (or crashed before) stop.
+_LIVE_NODES: "weakref.WeakSet[BitcoindNode]" = weakref.WeakSet()
 
 
 class BitcoindNode:
@@ -132,6 +136,7 @@ class BitcoindNode:
         self.process = subprocess.Popen(
             command, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
+        _LIVE_NODES.add(self)
 
     def wait_for_rpc_connection(self, timeout: float = 60.0) -> None:
         """Wait until RPC answers; a process that exits first raises `FailedToStart`."""
@@ -285,6 +290,12 @@ class BitcoindNode:
     def tip(self) -> tuple[int, str]:
         info = self.rpc("getblockchaininfo", wallet=False)
         return int(info["blocks"]), str(info["bestblockhash"])
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for node in list(_LIVE_NODES):
+        node.kill()
 
 
 def _rpcauth_line(user: str, password: str) -> str:
