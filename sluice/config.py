@@ -64,12 +64,69 @@ class NodeConfig:
 
 
 @dataclass(frozen=True)
+class BridgeConfig:
+    """The federation and the deposit rules every member and the API agree on.
+
+    `federation_pubkeys` are the members' compressed secp256k1 keys (hex) for the vault
+    multisig; `threshold` of them sign. Minimums are in base units (sats, USDT units).
+    """
+
+    federation_pubkeys: tuple[str, ...] = ()
+    threshold: int = 1
+    min_deposit_sats: int = 10_000
+    min_deposit_usdt: int = 1_000_000
+    usdt_property_id: int = 31
+    refund_timeout_blocks: int = 144
+    challenge_window_blocks: int = 6
+
+    def __post_init__(self) -> None:
+        if self.federation_pubkeys and not 1 <= self.threshold <= len(self.federation_pubkeys):
+            raise ConfigError(
+                f"bridge.threshold must be between 1 and {len(self.federation_pubkeys)} "
+                f"(the number of federation keys), got {self.threshold}"
+            )
+        for name in ("min_deposit_sats", "min_deposit_usdt", "usdt_property_id"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"bridge.{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.refund_timeout_blocks <= 65535:
+            raise ConfigError(
+                f"bridge.refund_timeout_blocks must be 1..65535 (BIP68), "
+                f"got {self.refund_timeout_blocks}"
+            )
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The REST API for bridge UIs: where it listens and what it lets through."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    node_rpc_url: str = "http://127.0.0.1:8545"
+    admin_token: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 600
+    max_body_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"api.port must be a TCP port (0-65535), got {self.port}")
+        if self.rate_limit_per_minute < 1:
+            raise ConfigError(
+                f"api.rate_limit_per_minute must be >= 1, got {self.rate_limit_per_minute}"
+            )
+        if self.max_body_bytes < 1:
+            raise ConfigError(f"api.max_body_bytes must be >= 1, got {self.max_body_bytes}")
+
+
+@dataclass(frozen=True)
 class Config:
     """All of Sluice's settings; each component takes the section it needs."""
 
     bitcoin: BitcoinConfig = field(default_factory=BitcoinConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     node: NodeConfig = field(default_factory=NodeConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

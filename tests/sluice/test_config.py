@@ -61,3 +61,22 @@ def test_password_never_appears_in_repr():
     config = load_config(environ={"SLUICE_BITCOIN_RPC_PASSWORD": "hunter2-secret"})
     assert config.bitcoin.rpc_password == "hunter2-secret"
     assert "hunter2-secret" not in repr(config)
+
+
+def test_tuples_come_from_toml_lists_or_comma_separated_variables(tmp_path):
+    path = write(tmp_path, '[bridge]\nfederation_pubkeys = ["02aa", "03bb"]\nthreshold = 2\n')
+    assert load_config(path, environ={}).bridge.federation_pubkeys == ("02aa", "03bb")
+    config = load_config(environ={"SLUICE_API_CORS_ORIGINS": "http://a.example,http://b.example"})
+    assert config.api.cors_origins == ("http://a.example", "http://b.example")
+
+
+def test_threshold_above_the_federation_size_is_refused(tmp_path):
+    path = write(tmp_path, '[bridge]\nfederation_pubkeys = ["02aa"]\nthreshold = 2\n')
+    with pytest.raises(ConfigError, match=r"bridge\.threshold must be between 1 and 1"):
+        load_config(path, environ={})
+
+
+def test_admin_token_never_appears_in_repr():
+    config = load_config(environ={"SLUICE_API_ADMIN_TOKEN": "tok-very-secret"})
+    assert config.api.admin_token == "tok-very-secret"
+    assert "tok-very-secret" not in repr(config)
