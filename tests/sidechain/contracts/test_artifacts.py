@@ -1,0 +1,86 @@
+"""The committed artifacts are what the sources compile to, and deploy as documented."""
+
+import dataclasses
+import hashlib
+
+import pytest
+
+from sidechain.contracts import build
+from sidechain.contracts.artifacts import CONTRACT_NAMES, load_artifact, source_path
+from sidechain.contracts.errors import ArtifactMismatch, UnknownContract
+from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+
+
+@pytest.mark.parametrize("name", CONTRACT_NAMES)
+def test_committed_artifact_equals_a_fresh_compile(name):
+    assert load_artifact(name) == build.compile_artifact(name)
+
+
+def test_build_check_passes_on_the_committed_artifacts(capsys):
+    assert build.main(["--check"]) == 0
+    assert capsys.readouterr().out == "Bridge: up to date\nUSDT: up to date\n"
+
+
+def test_build_check_names_the_stale_field(monkeypatch):
+    stale = dataclasses.replace(load_artifact("USDT"), runtime_bytecode=b"\x00")
+    monkeypatch.setattr(build, "load_artifact", lambda name: stale)
+    with pytest.raises(ArtifactMismatch, match="its runtime_bytecode differs") as caught:
+        build.check_artifact("USDT")
+    assert caught.value.field == "runtime_bytecode"
+
+
+@pytest.mark.parametrize("name", CONTRACT_NAMES)
+def test_artifact_records_compiler_target_and_source_hash(name):
+    artifact = load_artifact(name)
+    assert (artifact.name, artifact.compiler_version, artifact.evm_version) == (
+        name,
+        "0.4.3",
+        "cancun",
+    )
+    assert artifact.source_sha256 == hashlib.sha256(source_path(name).read_bytes()).hexdigest()
+    assert artifact.runtime_bytecode and artifact.init_bytecode
+
+
+def test_unknown_contract_name_is_refused():
+    with pytest.raises(UnknownContract, match="unknown contract 'Token'"):
+        load_artifact("Token")
+
+
+def test_deploy_code_appends_the_abi_encoded_constructor_arguments():
+    usdt = load_artifact("USDT")
+    assert usdt.constructor_types == ("address",)
+    assert usdt.deploy_code(BRIDGE_ADDRESS) == usdt.init_bytecode + BRIDGE_ADDRESS.rjust(
+        32, b"\x00"
+    )
+    assert load_artifact("Bridge").constructor_types == ("address[]", "uint256", "address")
+
+
+@pytest.mark.parametrize(("contract", "immutables"), [("usdt", 1), ("bridge", 2)])
+def test_deployed_code_is_the_runtime_bytecode_followed_by_immutables(
+    request, evm, contract, immutables
+):
+    deployed = request.getfixturevalue(contract)
+    code = evm.state.get_code(deployed.address)
+    runtime = deployed.artifact.runtime_bytecode
+    assert code.startswith(runtime)
+    assert len(code) == len(runtime) + 32 * immutables
+
+
+MEMBER_1 = "0x" + "11" * 20
+MEMBER_2 = "0x" + "22" * 20
+
+
+@pytest.mark.parametrize(
+    ("members", "quorum", "reason"),
+    [
+        ([MEMBER_1, MEMBER_2], 0, "threshold out of range 1..members"),
+        ([MEMBER_1, MEMBER_2], 3, "threshold out of range 1..members"),
+        ([MEMBER_1, MEMBER_1], 1, "duplicate federation member"),
+        ([MEMBER_1, "0x" + "00" * 20], 1, "federation member is the zero address"),
+    ],
+)
+def test_bridge_constructor_refuses_a_bad_federation(evm, members, quorum, reason):
+    init = load_artifact("Bridge").deploy_code(members, quorum, USDT_ADDRESS)
+    result = evm.deploy_at(BRIDGE_ADDRESS, init)
+    assert result.revert_reason == reason
+    assert evm.state.get_code(BRIDGE_ADDRESS) == b""

@@ -1,0 +1,138 @@
+"""Genesis files: parsing, the genesis state with its predeploys, and `node init` (also --dev)."""
+
+import json
+
+import pytest
+from eth_abi import decode
+from eth_account import Account
+from eth_utils import to_canonical_address
+
+from sidechain.datadir import init_dev, init_from_file
+from sidechain.errors import GenesisError, NotInitialized, StoreError
+from sidechain.genesis import Genesis
+from sidechain.node import Node
+from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.views import CallRequest
+
+MEMBERS = [Account.create().address for _ in range(3)]
+FUNDED = "0x" + "ab" * 20
+
+GENESIS_TOML = f"""
+chain_id = 777
+gas_limit = 25_000_000
+base_fee = 2_000_000_000
+timestamp = 1_700_000_000
+block_interval = 1.5
+
+[federation]
+members = {json.dumps(MEMBERS)}
+threshold = 2
+
+[[accounts]]
+address = "{FUNDED}"
+balance = "5000000000000000000"
+"""
+
+
+def _view(node, address, signature, types=(), args=(), returns="uint256"):
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    data = keccak(text=signature)[:4] + encode(list(types), list(args))
+    return decode([returns], node.call(CallRequest(to=address, data=data), 0))[0]
+
+
+@pytest.fixture
+def genesis_node(tmp_path):
+    path = tmp_path / "genesis.toml"
+    path.write_text(GENESIS_TOML)
+    init_from_file(path, tmp_path / "node")
+    node = Node.open(tmp_path / "node")
+    yield node
+    node.close()
+
+
+def test_genesis_file_sets_chain_accounts_and_header(genesis_node):
+    header = genesis_node.head().header
+    assert genesis_node.chain_id == 777
+    assert header.block_number == 0
+    assert header.gas_limit == 25_000_000
+    assert header.base_fee_per_gas == 2_000_000_000
+    assert header.timestamp == 1_700_000_000
+    assert genesis_node.block_interval == 1.5
+    assert genesis_node.balance(to_canonical_address(FUNDED), 0) == 5 * 10**18
+
+
+def test_bridge_and_usdt_are_predeployed_with_the_federation(genesis_node):
+    assert genesis_node.code(BRIDGE_ADDRESS, 0)
+    assert genesis_node.code(USDT_ADDRESS, 0)
+    assert _view(genesis_node, BRIDGE_ADDRESS, "threshold()") == 2
+    for index, member in enumerate(MEMBERS):
+        found = _view(genesis_node, BRIDGE_ADDRESS, "federation(uint256)", ["uint256"], [index],
+                      "address")  # fmt: skip
+        assert found.lower() == member.lower()
+    assert _view(genesis_node, BRIDGE_ADDRESS, "usdt()", returns="address").lower() == (
+        "0x" + USDT_ADDRESS.hex()
+    )
+    assert _view(genesis_node, USDT_ADDRESS, "bridge()", returns="address").lower() == (
+        "0x" + BRIDGE_ADDRESS.hex()
+    )
+    assert _view(genesis_node, USDT_ADDRESS, "decimals()", returns="uint8") == 8
+
+
+def test_threshold_above_member_count_is_refused():
+    with pytest.raises(GenesisError, match="threshold"):
+        Genesis.from_mapping({"chain_id": 1, "federation": {"members": MEMBERS, "threshold": 4}})
+
+
+def test_bad_member_address_is_refused():
+    with pytest.raises(GenesisError, match="not a hex address"):
+        Genesis.from_mapping({"chain_id": 1, "federation": {"members": ["0x12"], "threshold": 1}})
+
+
+def test_missing_chain_id_is_refused():
+    with pytest.raises(GenesisError, match="chain_id"):
+        Genesis.from_mapping({"federation": {"members": MEMBERS, "threshold": 1}})
+
+
+def test_unknown_entry_is_refused():
+    with pytest.raises(GenesisError, match="colour"):
+        Genesis.from_mapping(
+            {"chain_id": 1, "colour": "red", "federation": {"members": MEMBERS, "threshold": 1}}
+        )
+
+
+def test_invalid_toml_is_refused(tmp_path):
+    path = tmp_path / "genesis.toml"
+    path.write_text("chain_id = = 3")
+    with pytest.raises(GenesisError, match="not valid TOML"):
+        Genesis.load(path)
+
+
+def test_init_refuses_to_overwrite_a_chain(tmp_path):
+    init_dev(tmp_path / "node", accounts=1)
+    with pytest.raises(StoreError, match="already holds a chain"):
+        init_dev(tmp_path / "node", accounts=1)
+
+
+def test_opening_an_empty_datadir_says_to_init(tmp_path):
+    with pytest.raises(NotInitialized, match="sluice node init"):
+        Node.open(tmp_path / "empty")
+
+
+def test_dev_init_writes_funded_accounts_with_their_keys(tmp_path):
+    genesis, _ = init_dev(tmp_path / "node", accounts=5)
+    written = json.loads((tmp_path / "node" / "dev-accounts.json").read_text())
+    assert len(written) == 5
+    assert all(set(entry) == {"address", "private_key"} for entry in written)
+    assert [Account.from_key(e["private_key"]).address for e in written] == [
+        e["address"] for e in written
+    ]
+    node = Node.open(tmp_path / "node")
+    try:
+        assert node.dev
+        for entry in written:
+            assert node.balance(to_canonical_address(entry["address"]), 0) > 0
+        assert genesis.threshold == 2 and len(genesis.federation) == 3
+    finally:
+        node.close()
