@@ -13,6 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workdir", type=Path, default=Path(".devnet"), help="all state lives here"
     )
     parser.add_argument("--bitcoind-rpc-port", type=int, default=18443)
+    parser.add_argument("--node-rpc-port", type=int, default=8545, help="sidechain JSON-RPC")
     parser.add_argument(
         "--no-wait", action="store_true", help="start, print the status and stop again"
     )
@@ -20,6 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = DevnetSettings(args.workdir.resolve(), args.bitcoind_rpc_port)
+    settings = DevnetSettings(args.workdir.resolve(), args.bitcoind_rpc_port, args.node_rpc_port)
     run_until_interrupted(Devnet(settings, install()), wait=not args.no_wait)
     return 0
