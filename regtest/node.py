@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 WALLET = "sluice"
 RPC_USER = "sluice"
 COINBASE_MATURITY = 100
+KNOTS_POLICY = {"rejecttokens": 0, "rejectparasites": 0, "acceptnonstddatacarrier": 1}
 # Connection failures that mean "not up yet" rather than a real error.
 _NOT_UP = (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected)
 # Nodes with a live process; killed at interpreter exit if a caller forgot (or crashed before) stop.
@@ -124,9 +125,11 @@ class BitcoindNode:
             "rpcallowip=127.0.0.1",
             f"rpcauth={_rpcauth_line(self.rpc_user, self.rpc_password)}",
         ]
-        for option in ("rejecttokens", "rejectparasites"):
+        # Knots-only policy: let token (Omni) outputs relay, and the deposit script's
+        # `<recipient> OP_DROP` prefix, which Knots counts as data-carrier injection.
+        for option, value in KNOTS_POLICY.items():
             if self.binaries.supports(option):
-                options.append(f"{option}=0")
+                options.append(f"{option}={value}")
         (self.datadir / "bitcoin.conf").write_text("\n".join(options) + "\n")
 
     def _spawn(self) -> None:
