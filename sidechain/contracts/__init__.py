@@ -1,4 +1,4 @@
-"""Vyper sources of the predeployed Bridge and USDT contracts and their committed artifacts."""
+"""Vyper sources of the sidechain's contracts (bridge, token, restaking, court), their artifacts."""
 
 from sidechain.contracts.artifacts import ContractArtifact, load_artifact
 

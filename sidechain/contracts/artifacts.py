@@ -10,6 +10,24 @@ reference only — install the code the constructor returns, never `runtime_byte
   EVM addresses (1..32, distinct, non-zero), signatures required (1..len(members)), and the
   USDT token (at genesis `predeploys.USDT_ADDRESS`). Deposits are accepted only from
   `predeploys.SYSTEM_ADDRESS`, which is a constant of the contract.
+- `OperatorRegistry(bridge_address: address, delay_blocks: uint256)` — the Bridge (its
+  `is_member` decides who may register as an operator) and the sidechain blocks before a
+  deregistration or a commission increase applies (> 0).
+- `RestakingPurse(token_address: address)` — deployed only as an ERC-5202 blueprint
+  (`restaking.deploy.blueprint_deploy_code`); each ERC-20 vault creates one per operator.
+- `RestakingVault(vault_name: String[32], vault_symbol: String[8], asset_token: address,
+  registry_address: address, court_address: address, unbonding: uint256,
+  purse_blueprint_address: address)` — deployed twice: ("Restaked BTC", "rsBTC", zero address
+  = native BTC, registry, court, unbonding blocks, zero address) and ("Restaked USDT", "rsUSDT",
+  the USDT token, registry, court, unbonding blocks, the RestakingPurse blueprint).
+- `ChallengeCourt(bridge_address, registry_address, btc_vault_address, usdt_vault_address:
+  address, window_blocks, vote_blocks, bond_minimum, slash_fraction_bps,
+  reward_fraction_bps: uint256, deficit_receiver_address: address)` — claim window and voting
+  period in blocks, the smallest bond in wei (a multiple of 10**10), the fraction of stake
+  slashed (1..10000 bps), the challenger's share of the slash (0..10000 bps), and who receives
+  the rest of the slash (must accept native BTC and USDT). Vaults and court name each other,
+  so all are deployed at fixed addresses, the vaults before the court: its constructor
+  refuses vaults whose unbonding is not longer than the claim window plus the voting period.
 """
 
 import json
@@ -25,7 +43,14 @@ from sidechain.contracts.errors import UnknownContract
 
 CONTRACTS_DIR = Path(__file__).parent
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
-CONTRACT_NAMES = ("Bridge", "USDT")
+CONTRACT_NAMES = (
+    "Bridge",
+    "USDT",
+    "OperatorRegistry",
+    "RestakingPurse",
+    "RestakingVault",
+    "ChallengeCourt",
+)
 
 
 @dataclass(frozen=True)
@@ -109,5 +134,5 @@ def _known(name: str) -> str:
 
 @cache
 def load_artifact(name: str) -> ContractArtifact:
-    """The committed artifact of contract `name` ("Bridge" or "USDT"); no compiler needed."""
+    """The committed artifact of contract `name` (one of CONTRACT_NAMES); no compiler needed."""
     return ContractArtifact.from_json(artifact_path(name).read_text())
