@@ -24,13 +24,12 @@ their init code with the federation as constructor arguments.
 
 import json
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, StateAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS, ZERO_HASH32
 from eth.db.atomic import AtomicDB
 from eth.vm.chain_context import ChainContext
@@ -51,6 +50,7 @@ from sidechain.predeploys import (
 )
 from sidechain.store import WriteOverlay
 from sidechain.vm import SluiceVM
+from sluice.config import read_toml
 
 DEV_CHAIN_ID = 5151
 DEV_ACCOUNTS_FILE = "dev-accounts.json"
@@ -150,13 +150,7 @@ class Genesis:
 
     @classmethod
     def load(cls, path: Path) -> "Genesis":
-        try:
-            raw = tomllib.loads(path.read_text())
-        except OSError as error:
-            raise GenesisError(f"cannot read genesis file {path}: {error.strerror}") from error
-        except tomllib.TOMLDecodeError as error:
-            raise GenesisError(f"genesis file {path} is not valid TOML: {error}") from error
-        return cls.from_mapping(raw)
+        return cls.from_mapping(read_toml(path, "genesis file", GenesisError))
 
 
 def _address(value: object, where: str) -> Address:
@@ -218,10 +212,12 @@ def _header_params(genesis: Genesis, timestamp: int, state_root: bytes) -> dict[
     }
 
 
-def _deploy(state: StateAPI, address: Address, deploy_code: bytes) -> None:
-    """Run init code as a CREATE whose new address is `address` (a genesis-only privilege)."""
+def create_at(
+    state: StateAPI, address: Address, deploy_code: bytes, gas: int = _DEPLOY_GAS
+) -> ComputationAPI:
+    """Run init code as a CREATE whose new account is `address` (a genesis-only privilege)."""
     message = Message(
-        gas=_DEPLOY_GAS,
+        gas=gas,
         to=CREATE_CONTRACT_ADDRESS,
         sender=SYSTEM_ADDRESS,
         value=0,
@@ -230,7 +226,11 @@ def _deploy(state: StateAPI, address: Address, deploy_code: bytes) -> None:
         create_address=address,
     )
     context = state.get_transaction_context_class()(gas_price=0, origin=SYSTEM_ADDRESS)
-    computation = state.computation_class.apply_create_message(state, message, context)
+    return state.computation_class.apply_create_message(state, message, context)
+
+
+def _deploy(state: StateAPI, address: Address, deploy_code: bytes) -> None:
+    computation = create_at(state, address, deploy_code)
     if computation.is_error:
         raise GenesisError(
             f"deploying the contract at {to_checksum_address(address)} failed: "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sluice.errors import ConfigError
+from sluice.errors import ConfigError, SluiceError
 
 ENV_PREFIX = "SLUICE_"
 T = TypeVar("T")
@@ -131,14 +131,7 @@ class Config:
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read `path` (if given), then apply `SLUICE_<SECTION>_<KEY>` overrides from `environ`."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text())
-        except OSError as error:
-            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    raw = {} if path is None else read_toml(path, "config file", ConfigError)
     environ = os.environ if environ is None else environ
     for section in dataclasses.fields(Config):
         for setting in dataclasses.fields(_section_type(section)):
@@ -146,6 +139,16 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             if name in environ:
                 raw.setdefault(section.name, {})[setting.name] = environ[name]
     return _build(Config, raw, "")
+
+
+def read_toml(path: Path, what: str, error: type[SluiceError]) -> dict[str, Any]:
+    """Parse a TOML file; `error(...)` says which file (`what`) could not be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as reason:
+        raise error(f"cannot read {what} {path}: {reason.strerror}") from reason
+    except tomllib.TOMLDecodeError as reason:
+        raise error(f"{what} {path} is not valid TOML: {reason}") from reason
 
 
 def _section_type(section: dataclasses.Field[Any]) -> type:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from eth.abc import ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.chains.base import MiningChain
-from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague import PragueVM
 from eth.vm.message import Message
@@ -23,6 +22,7 @@ from web3 import Web3
 
 from sidechain.attestation import BridgeMessage, sign_attestation
 from sidechain.contracts import ContractArtifact, load_artifact
+from sidechain.genesis import create_at
 from sidechain.predeploys import BRIDGE_ADDRESS, SYSTEM_ADDRESS, USDT_ADDRESS
 
 CHAIN_ID = 4242
@@ -80,19 +80,7 @@ class Evm:
 
     def deploy_at(self, address: bytes, init_code: bytes) -> Result:
         """Run init code as a CREATE whose new account is `address` (how genesis predeploys)."""
-        message = Message(
-            gas=10_000_000,
-            to=CREATE_CONTRACT_ADDRESS,
-            sender=SYSTEM_ADDRESS,
-            value=0,
-            data=b"",
-            code=init_code,
-            create_address=address,
-        )
-        computation = self.state.computation_class.apply_create_message(
-            self.state, message, self._context(SYSTEM_ADDRESS)
-        )
-        return Result(computation)
+        return Result(create_at(self.state, address, init_code, gas=10_000_000))
 
     def message_call(self, sender: bytes, to: bytes, data: bytes) -> Result:
         """A fee-less call from `sender` (no nonce, no signature): the node's system transaction."""
