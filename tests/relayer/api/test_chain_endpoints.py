@@ -1,0 +1,74 @@
+"""/v1/contracts, /v1/fees, /v1/status with a real bitcoind and `sluice node run`, and without."""
+
+from eth_utils import to_checksum_address
+
+from bridge.ledger import Ledger
+from bridge.ledger.testing import deposit
+from relayer.api.bridge_state import member_address
+from sidechain import predeploys
+from sidechain.contracts.artifacts import load_artifact
+from tests.relayer.api.support import FEDERATION_KEYS
+
+
+async def get_json(client, path):
+    response = await client.get(path)
+    return response.status, await response.json()
+
+
+async def test_contracts_give_chain_id_rpc_url_addresses_and_abis(live_client, sidechain_node):
+    status, body = await get_json(live_client, "/v1/contracts")
+    assert status == 200
+    assert body["chain_id"] == 5151 and body["rpc_url"] == sidechain_node
+    by_name = {contract["name"]: contract for contract in body["contracts"]}
+    assert by_name["Bridge"]["address"] == to_checksum_address(predeploys.BRIDGE_ADDRESS)
+    assert by_name["Bridge"]["abi"] == list(load_artifact("Bridge").abi)
+    assert any(entry.get("name") == "withdraw" for entry in by_name["Bridge"]["abi"])
+    assert by_name["USDT"]["address"] == to_checksum_address(predeploys.USDT_ADDRESS)
+    assert body["asset_ids"] == {"BTC": 0, "USDT": 1}
+
+
+async def test_status_reports_tips_lag_members_and_solvency(live_client, write, bitcoind):
+    signer = member_address(FEDERATION_KEYS[0])
+
+    def seed(ledger: Ledger) -> None:
+        tip = bitcoind.getblockcount()
+        ledger.blocks.connect(tip - 3, bitcoind.getblockhash(tip - 3), "00" * 32)
+        ledger.signatures.add("attestation", "x:0", signer, b"\x01" * 65)
+        deposit(ledger)
+
+    write(seed)
+    status, body = await get_json(live_client, "/v1/status")
+    assert status == 200
+    assert body["bitcoin"]["reachable"] and body["bitcoin"]["tip"] == bitcoind.getblockcount()
+    assert body["sidechain"] == {
+        "reachable": True,
+        "head": body["sidechain"]["head"],
+        "chain_id": 5151,
+    }
+    assert body["relayer"]["bitcoin_lag_blocks"] == 3
+    live = {member["public_key"]: member["live"] for member in body["federation"]["members"]}
+    assert live == {FEDERATION_KEYS[0]: True, FEDERATION_KEYS[1]: False, FEDERATION_KEYS[2]: False}
+    assert body["federation"]["live"] == 1 and body["federation"]["threshold"] == 2
+    usdt = next(row for row in body["solvency"] if row["asset"] == "USDT")
+    assert usdt["sidechain_supply"] == 0 and usdt["balanced"] is True
+    assert body["counts"]["deposits"] == {"seen": 1}
+    assert body["paused"] is False
+
+
+async def test_fees_give_bridge_fee_and_bitcoind_estimates(live_client):
+    status, body = await get_json(live_client, "/v1/fees")
+    assert status == 200
+    assert body["bridge_fee"] == {"deposit_bps": 0, "withdrawal_bps": 0}
+    assert [row["target_blocks"] for row in body["bitcoin_fee_estimates"]] == [1, 6, 144]
+
+
+async def test_without_node_and_bitcoind_status_degrades_and_the_rest_is_503(api_client):
+    status, body = await get_json(api_client, "/v1/status")
+    assert status == 200
+    assert body["bitcoin"] == {"network": "regtest", "reachable": False, "tip": None}
+    assert body["sidechain"] == {"reachable": False, "head": None, "chain_id": None}
+    assert body["relayer"]["bitcoin_lag_blocks"] is None
+    for path, upstream in (("/v1/contracts", "sidechain node"), ("/v1/fees", "bitcoind")):
+        status, body = await get_json(api_client, path)
+        assert status == 503 and body["error"]["code"] == "upstream_unavailable"
+        assert body["error"]["message"].startswith(f"{upstream} is unreachable")
