@@ -10,7 +10,7 @@ hex (`bytes.fromhex(rpc_txid)`), which is the reverse of their order inside Bitc
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
@@ -125,17 +125,29 @@ class Release:
 BridgeMessage = Attestation | Refund | Release
 
 
+class TypedMessage(Protocol):
+    """A message signed as EIP-712 typed data: the Bridge's, or another contract's (prices)."""
+
+    PRIMARY_TYPE: ClassVar[str]
+    FIELDS: ClassVar[list[dict[str, str]]]
+
+    def eip712_message(self) -> dict[str, Any]: ...
+
+
 def _check_withdrawal_id(withdrawal_id: int) -> None:
     _require(0 < withdrawal_id <= _UINT256_MAX, f"withdrawal id must be positive: {withdrawal_id}")
 
 
-def typed_data(message: BridgeMessage, chain_id: int, bridge_address: bytes) -> dict[str, Any]:
-    """The full EIP-712 structure of `message` (what a wallet's eth_signTypedData_v4 takes)."""
+def typed_data(
+    message: TypedMessage, chain_id: int, bridge_address: bytes, domain_name: str = DOMAIN_NAME
+) -> dict[str, Any]:
+    """The full EIP-712 structure of `message` (what a wallet's eth_signTypedData_v4 takes),
+    under the domain (domain_name, "1", chain_id, bridge_address: the verifying contract)."""
     return {
         "types": {"EIP712Domain": _EIP712_DOMAIN, message.PRIMARY_TYPE: message.FIELDS},
         "primaryType": message.PRIMARY_TYPE,
         "domain": {
-            "name": DOMAIN_NAME,
+            "name": domain_name,
             "version": DOMAIN_VERSION,
             "chainId": chain_id,
             "verifyingContract": to_checksum_address(bridge_address),
@@ -144,21 +156,32 @@ def typed_data(message: BridgeMessage, chain_id: int, bridge_address: bytes) -> 
     }
 
 
-def _signable(message: BridgeMessage, chain_id: int, bridge_address: bytes) -> SignableMessage:
-    return encode_typed_data(full_message=typed_data(message, chain_id, bridge_address))
+def _signable(
+    message: TypedMessage, chain_id: int, bridge_address: bytes, domain_name: str = DOMAIN_NAME
+) -> SignableMessage:
+    return encode_typed_data(
+        full_message=typed_data(message, chain_id, bridge_address, domain_name)
+    )
 
 
-def attestation_digest(message: BridgeMessage, chain_id: int, bridge_address: bytes) -> bytes:
+def attestation_digest(
+    message: TypedMessage, chain_id: int, bridge_address: bytes, domain_name: str = DOMAIN_NAME
+) -> bytes:
     """The 32-byte hash that is signed, equal to the Bridge's *_digest views."""
-    signable = _signable(message, chain_id, bridge_address)
+    signable = _signable(message, chain_id, bridge_address, domain_name)
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
 def sign_attestation(
-    message: BridgeMessage, private_key: bytes | str, chain_id: int, bridge_address: bytes
+    message: TypedMessage,
+    private_key: bytes | str,
+    chain_id: int,
+    bridge_address: bytes,
+    domain_name: str = DOMAIN_NAME,
 ) -> bytes:
     """A member's 65-byte r || s || v signature (v = 27 or 28, low s) of `message`."""
-    signed = Account.sign_message(_signable(message, chain_id, bridge_address), private_key)
+    signable = _signable(message, chain_id, bridge_address, domain_name)
+    signed = Account.sign_message(signable, private_key)
     return bytes(signed.signature)
 
 

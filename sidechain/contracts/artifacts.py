@@ -28,6 +28,22 @@ reference only — install the code the constructor returns, never `runtime_byte
   the rest of the slash (must accept native BTC and USDT). Vaults and court name each other,
   so all are deployed at fixed addresses, the vaults before the court: its constructor
   refuses vaults whose unbonding is not longer than the claim window plus the voting period.
+- `PriceOracle(bridge_address: address, max_age_seconds: uint256, deviation_bps: uint256)` —
+  the Bridge (its `is_member` and `threshold` decide whose signatures count and how many),
+  the staleness limit of a price in seconds (> 0), and the largest move per round (1..10000
+  basis points).
+- `LendingPurse()` — deployed only as an ERC-5202 blueprint (`lending.deploy`); the lending
+  pool creates one per account to hold its rsBTC and rsUSDT collateral.
+- `LendingPool(governance_address, oracle_address, usdt_address, btc_vault_address,
+  usdt_vault_address, purse_blueprint_address: address)` — the key that lists and configures
+  markets, the PriceOracle, the USDT token, the rsBTC and rsUSDT RestakingVaults, and the
+  LendingPurse blueprint. Markets are listed after deployment with `configure`.
+- `LeverageAccount(owner_address, pool_address, vault_address, oracle_address: address)` —
+  deployed only as an ERC-5202 blueprint (`lending.deploy`); the router creates one per user
+  (the creator is its router) holding that user's leveraged rsBTC position in the pool.
+- `LeverageRouter(pool_address, vault_address, oracle_address, account_blueprint_address:
+  address)` — the LendingPool, the rsBTC RestakingVault, the PriceOracle and the
+  LeverageAccount blueprint.
 """
 
 import json
@@ -50,6 +66,11 @@ CONTRACT_NAMES = (
     "RestakingPurse",
     "RestakingVault",
     "ChallengeCourt",
+    "PriceOracle",
+    "LendingPurse",
+    "LendingPool",
+    "LeverageAccount",
+    "LeverageRouter",
 )
 
 

@@ -1,0 +1,1 @@
+"""The lending market's Python side: pool arithmetic model, signed price reports, deployment."""
