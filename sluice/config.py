@@ -119,6 +119,52 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class RelayerConfig:
+    """One federation member's relayer: who it is, its keys, its peers and its loops' pace.
+
+    Keys come from `keys_file` (0600) or, when both are set, from `bitcoin_private_key` and
+    `evm_private_key` (e.g. SLUICE_RELAYER_EVM_PRIVATE_KEY); they never appear in a repr.
+    `peer_addresses[i]` (EVM address) signs the messages of the member serving `peer_urls[i]`.
+    `crash_at` is a test-only fault hook: the process exits with 137 at that named step.
+    """
+
+    member_id: int = 1
+    keys_file: Path | None = None
+    bitcoin_private_key: str | None = field(default=None, repr=False)
+    evm_private_key: str | None = field(default=None, repr=False)
+    node_rpc_url: str = "http://127.0.0.1:8545"
+    node_timeout: float = 10.0
+    peer_addresses: tuple[str, ...] = ()
+    peer_urls: tuple[str, ...] = ()
+    signing_host: str = "127.0.0.1"
+    signing_port: int = 0
+    poll_interval: float = 1.0
+    scan_start_height: int = 0
+    resubmit_after: float = 5.0
+    crash_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.member_id < 1:
+            raise ConfigError(f"relayer.member_id must be >= 1, got {self.member_id}")
+        if len(self.peer_addresses) != len(self.peer_urls):
+            raise ConfigError(
+                f"relayer.peer_addresses ({len(self.peer_addresses)}) and relayer.peer_urls "
+                f"({len(self.peer_urls)}) must list the same peers"
+            )
+        if not 0 <= self.signing_port <= 65535:
+            raise ConfigError(
+                f"relayer.signing_port must be a TCP port (0-65535), got {self.signing_port}"
+            )
+        for name in ("poll_interval", "node_timeout", "resubmit_after"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"relayer.{name} must be > 0, got {getattr(self, name)}")
+        if self.scan_start_height < 0:
+            raise ConfigError(
+                f"relayer.scan_start_height must be >= 0, got {self.scan_start_height}"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """All of Sluice's settings; each component takes the section it needs."""
 
@@ -127,6 +173,7 @@ class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    relayer: RelayerConfig = field(default_factory=RelayerConfig)
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

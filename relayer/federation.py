@@ -1,0 +1,144 @@
+"""`sluice federation init`: the keys, configs and public description a local federation needs.
+
+For members 1..n it writes, each in its own folder (members never share a file or a database):
+    DIR/member-<i>/keys.json      the member's Bitcoin and EVM keys, mode 0600
+    DIR/member-<i>/relayer.toml   its config (0600: bitcoind password): its own SQLite ledger,
+                                  bitcoind settings, peers
+and for everyone:
+    DIR/federation.json           public: network, threshold, each member's Bitcoin public key,
+                                  EVM address and signing URL (what the API and genesis need)
+    DIR/genesis.toml              a sidechain genesis with this federation (members funded
+                                  with gas), for `sluice node init --genesis`
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_utils import to_checksum_address
+
+from relayer.errors import FederationSetupError
+from relayer.keys import MemberKeys, write_keys_file, write_private_file
+from sidechain.genesis import DEV_CHAIN_ID
+
+MEMBER_GAS_WEI = 100 * 10**18
+MAX_MEMBERS = 15  # a bare m-of-n CHECKMULTISIG in P2WSH
+
+
+@dataclass(frozen=True)
+class FederationPlan:
+    """What `init_federation` is asked to write; checked on construction."""
+
+    directory: Path
+    members: int
+    threshold: int
+    network: str = "regtest"
+    signing_port_base: int = 18600
+    bitcoin_rpc_url: str = "http://127.0.0.1:18443"
+    bitcoin_rpc_user: str = ""
+    bitcoin_rpc_password: str = ""
+    node_rpc_url: str = "http://127.0.0.1:8545"
+    confirmations: int = 6
+    chain_id: int = DEV_CHAIN_ID
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.members <= MAX_MEMBERS:
+            raise FederationSetupError(f"--members must be 1..{MAX_MEMBERS}, got {self.members}")
+        if not 1 <= self.threshold <= self.members:
+            raise FederationSetupError(
+                f"--threshold must be 1..{self.members} (the members), got {self.threshold}"
+            )
+        if not 1024 <= self.signing_port_base <= 65535 - self.members:
+            raise FederationSetupError(
+                f"--signing-port-base must leave room for {self.members} ports below 65536, "
+                f"got {self.signing_port_base}"
+            )
+
+    def signing_url(self, member_id: int) -> str:
+        return f"http://127.0.0.1:{self.signing_port_base + member_id}"
+
+
+def init_federation(plan: FederationPlan) -> list[MemberKeys]:
+    """Write every file (refusing to overwrite a federation already there); returns the keys."""
+    if (plan.directory / "federation.json").exists():
+        raise FederationSetupError(f"{plan.directory} already holds a federation")
+    members = [MemberKeys.generate(i) for i in range(1, plan.members + 1)]
+    plan.directory.mkdir(parents=True, exist_ok=True)
+    for keys in members:
+        folder = plan.directory / f"member-{keys.member_id}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        write_keys_file(folder / "keys.json", keys)
+        write_private_file(folder / "relayer.toml", member_config(plan, keys, members, folder))
+    (plan.directory / "federation.json").write_text(public_description(plan, members))
+    (plan.directory / "genesis.toml").write_text(genesis_toml(plan, members))
+    return members
+
+
+def public_description(plan: FederationPlan, members: list[MemberKeys]) -> str:
+    return (
+        json.dumps(
+            {
+                "network": plan.network,
+                "threshold": plan.threshold,
+                "members": [
+                    {
+                        "member_id": keys.member_id,
+                        "bitcoin_public_key": keys.bitcoin_public.hex(),
+                        "evm_address": to_checksum_address(keys.address),
+                        "signing_url": plan.signing_url(keys.member_id),
+                    }
+                    for keys in members
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(value) for value in values) + "]"
+
+
+def member_config(
+    plan: FederationPlan, keys: MemberKeys, members: list[MemberKeys], folder: Path
+) -> str:
+    peers = [other for other in members if other.member_id != keys.member_id]
+    ledger = (folder / "ledger.sqlite3").resolve()
+    return f"""# Federation member {keys.member_id}: its own keys, ledger and bitcoind.
+
+[bitcoin]
+network = "{plan.network}"
+rpc_url = "{plan.bitcoin_rpc_url}"
+rpc_user = "{plan.bitcoin_rpc_user}"
+rpc_password = "{plan.bitcoin_rpc_password}"
+confirmations = {plan.confirmations}
+
+[ledger]
+url = "sqlite:///{ledger}"
+
+[bridge]
+federation_pubkeys = {_toml_list([m.bitcoin_public.hex() for m in members])}
+threshold = {plan.threshold}
+
+[relayer]
+member_id = {keys.member_id}
+keys_file = "{(folder / "keys.json").resolve()}"
+node_rpc_url = "{plan.node_rpc_url}"
+signing_port = {plan.signing_port_base + keys.member_id}
+peer_addresses = {_toml_list([p.address for p in peers])}
+peer_urls = {_toml_list([plan.signing_url(p.member_id) for p in peers])}
+"""
+
+
+def genesis_toml(plan: FederationPlan, members: list[MemberKeys]) -> str:
+    addresses = _toml_list([to_checksum_address(keys.address) for keys in members])
+    accounts = "".join(
+        f'\n[[accounts]]\naddress = "{to_checksum_address(keys.address)}"\n'
+        f'balance = "{MEMBER_GAS_WEI}"\n'
+        for keys in members
+    )
+    return (
+        f"chain_id = {plan.chain_id}\ndev = true\nblock_interval = 1.0\n\n"
+        f"[federation]\nmembers = {addresses}\nthreshold = {plan.threshold}\n{accounts}"
+    )

@@ -1,0 +1,9 @@
+"""Every loop a relayer runs: the registry `sluice relayer run` hands to `run_relayer`.
+
+Adding a loop is adding its factory here (see relayer.runner for what a factory gets).
+"""
+
+from relayer.release_loops import withdrawal_loops
+from relayer.runner import LoopFactory, deposit_loops
+
+LOOP_FACTORIES: list[LoopFactory] = [deposit_loops, withdrawal_loops]

@@ -1,0 +1,155 @@
+"""The withdrawal stage: follow the Bridge's withdrawal logs, open each request's challenge
+window, move it to `ready` when the window closes unchallenged, refund what Bitcoin cannot pay.
+
+Checkpoint: the cursor `withdrawals.sidechain` holds the last sidechain block whose logs are in
+the ledger (logs of one block are recorded in one transaction with the cursor, so a kill -9
+replays at most that block, and a replayed request is recognised by its id). Crash points
+(`Faults`): after_withdrawals_recorded, after_refund_sent.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.bitcoin.rpc import BitcoinRPC
+from bridge.ledger import Ledger, WithdrawalStatus
+from relayer.daemon import Faults
+from relayer.release_check import SpendChecker
+from relayer.release_errors import ReleaseFlowError
+from relayer.release_sidechain import BridgeChain, WithdrawalRequest, ordered_signatures
+from relayer.signing_client import Federation
+
+log = logging.getLogger(__name__)
+CURSOR = "withdrawals.sidechain"
+BRIDGE_REQUESTED = 1
+
+
+@dataclass(frozen=True)
+class WithdrawalSettings:
+    challenge_window_blocks: int = 6  # W, in Bitcoin blocks (BridgeConfig.challenge_window_blocks)
+    batch_blocks: int = 500  # sidechain blocks of logs read per step
+    rotation_blocks: int = 10  # coordinator turn length (as ReleaseSettings), for refunds
+
+
+class WithdrawalStage:
+    name = "withdrawals"
+
+    def __init__(
+        self,
+        settings: WithdrawalSettings,
+        sessions: sessionmaker[Session],
+        rpc: BitcoinRPC,
+        chain: BridgeChain,
+        checker: SpendChecker,
+        federation: Federation,
+        faults: Faults | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._rpc = rpc
+        self._chain = chain
+        self._checker = checker
+        self._federation = federation
+        self._faults = faults or Faults(None)
+
+    async def execute(self) -> bool:
+        """One step; True while there is more to do at once (more logs to read)."""
+        bitcoin_height = int(await self._rpc.call("getblockcount"))
+        more = await self._follow(bitcoin_height)
+        self._close_windows(bitcoin_height)
+        if self._federation.is_coordinator(bitcoin_height, self._settings.rotation_blocks):
+            await self._refund_unpayable()
+        return more
+
+    def checkpoint(self) -> int | None:
+        """The last sidechain block whose withdrawal events are in the ledger."""
+        with self._sessions() as session:
+            cursor = Ledger(session).cursors.get(CURSOR)
+            return None if cursor is None else cursor.position
+
+    async def unwind(self, height: int) -> None:
+        """A Bitcoin reorg to `height` changes nothing here: requests come from the sidechain,
+        and a window only counts Bitcoin blocks, which the new branch keeps adding."""
+
+    async def _follow(self, bitcoin_height: int) -> bool:
+        with self._sessions() as session:
+            done = Ledger(session).cursors.position(CURSOR, -1)
+        tip = await self._chain.height()
+        last = min(tip, done + self._settings.batch_blocks)
+        if last <= done:
+            return False
+        events = await self._chain.withdrawal_events(done + 1, last)
+        reasons = {
+            e.withdrawal_id: await self._unpayable(e)
+            for e in events
+            if isinstance(e, WithdrawalRequest)
+        }
+        with self._sessions.begin() as session:
+            ledger = Ledger(session)
+            for event in events:
+                known = ledger.withdrawals.get(event.withdrawal_id)
+                if not isinstance(event, WithdrawalRequest):
+                    if known is not None and known.status != WithdrawalStatus.REFUNDED:
+                        ledger.withdrawals.mark_refunded(event.withdrawal_id, event.tx_hash)
+                    continue
+                if known is not None:
+                    continue
+                self._record(ledger, event, bitcoin_height, reasons[event.withdrawal_id])
+            ledger.cursors.set(CURSOR, last)
+        self._faults.reach("after_withdrawals_recorded")
+        return last < tip
+
+    async def _unpayable(self, request: WithdrawalRequest) -> str | None:
+        return await self._checker.refund_reason_of(
+            request.bitcoin_address, request.asset, request.amount
+        )
+
+    def _record(
+        self, ledger: Ledger, request: WithdrawalRequest, height: int, reason: str | None
+    ) -> None:
+        ledger.withdrawals.record_requested(
+            withdrawal_id=request.withdrawal_id,
+            sender=request.sender,
+            asset=request.asset,
+            amount=request.amount,
+            burned_amount=request.burned_amount,
+            bitcoin_address=request.bitcoin_address,
+            sidechain_tx_hash=request.tx_hash,
+            sidechain_block=request.block_number,
+            log_index=request.log_index,
+        )
+        if reason is not None:
+            log.warning("withdrawal %s will be refunded: %s", request.withdrawal_id, reason)
+            return  # stays `requested` until the Bridge refunds it
+        window = self._settings.challenge_window_blocks
+        ledger.withdrawals.open_window(request.withdrawal_id, height, height + window)
+
+    def _close_windows(self, bitcoin_height: int) -> None:
+        with self._sessions.begin() as session:
+            ledger = Ledger(session)
+            for withdrawal in ledger.withdrawals.windows_closed_by(bitcoin_height):
+                ledger.withdrawals.move(withdrawal.id, WithdrawalStatus.READY)
+
+    async def _refund_unpayable(self) -> None:
+        """Bridge.refund, with m Refund signatures, for each request Bitcoin cannot pay."""
+        with self._sessions() as session:
+            requested = [
+                w.id for w in Ledger(session).withdrawals.with_status(WithdrawalStatus.REQUESTED)
+            ]
+        member = self._federation.member
+        for withdrawal_id in requested:
+            if await self._chain.withdrawal_status(withdrawal_id) != BRIDGE_REQUESTED:
+                continue
+            try:
+                own = await member.attest_refund(withdrawal_id)
+                body = {"withdrawal_id": withdrawal_id}
+                signatures = await self._federation.attest("attest.refund", body, own)
+            except ReleaseFlowError as error:
+                log.warning("refund of %s not signed: %s", withdrawal_id, error)
+                continue
+            tx_hash = await self._chain.refund(
+                member.keys.evm, withdrawal_id, ordered_signatures(signatures)
+            )
+            self._faults.reach("after_refund_sent")
+            log.info("refunded withdrawal %s on the sidechain: %s", withdrawal_id, tx_hash)
