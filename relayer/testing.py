@@ -12,7 +12,6 @@ start, crash point) reach them as SLUICE_* variables, the way an operator would 
 """
 
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,8 +41,6 @@ from relayer.node_client import Deposited, decode_bridge_log
 from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
 from sluice.processes import ManagedProcess, answers_json_rpc, json_rpc, sluice_command
 
-STOP_TIMEOUT_S = 30.0
-
 
 @dataclass(frozen=True)
 class FederationSettings:
@@ -56,57 +53,18 @@ class FederationSettings:
     scan_start_height: int = 0
 
 
-class RelayerProcess:
+class RelayerProcess(ManagedProcess):
     """One `sluice relayer run` child: start (optionally with a crash point), stop, kill -9."""
 
     def __init__(self, member_id: int, config: Path, env: Mapping[str, str]) -> None:
+        command = sluice_command("relayer", "run", "--config", str(config))
+        super().__init__(f"relayer {member_id}", command, config.parent / "relayer.log", env)
         self.member_id = member_id
-        self.config = config
-        self.log_path = config.parent / "relayer.log"
-        self._env = dict(env)
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, crash_at: str | None = None) -> None:
-        env = {**os.environ, **self._env}
-        env.pop("SLUICE_RELAYER_CRASH_AT", None)
-        if crash_at is not None:
-            env["SLUICE_RELAYER_CRASH_AT"] = crash_at
-        command = sluice_command("relayer", "run", "--config", str(self.config))
-        with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT, env=env
-            )
-
-    def wait_exit(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout)
-
-    def stop(self) -> int | None:
-        """SIGTERM and wait: a clean shutdown returns 0."""
-        return self._end(signal.SIGTERM)
-
-    def kill(self) -> int | None:
-        return self._end(signal.SIGKILL)
-
-    def _end(self, signum: int) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            code = self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.process = None
-        return code
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def start(  # type: ignore[override]
+        self, crash_at: str | None = None
+    ) -> None:
+        super().start(extra_env={"SLUICE_RELAYER_CRASH_AT": crash_at} if crash_at else None)
 
 
 class LocalFederation:

@@ -2,13 +2,14 @@
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +27,47 @@ class ProcessFailed(SluiceError):
 
 
 class ManagedProcess:
-    """One child process: `start` waits for `ready()`, `stop` sends SIGTERM then SIGKILL."""
+    """One child process: `start` waits for `ready()`, `stop` sends SIGTERM then SIGKILL.
 
-    def __init__(self, name: str, command: Sequence[str], log_path: Path) -> None:
+    `env` adds variables to the inherited environment (how an operator sets SLUICE_*).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.command = list(command)
         self.log_path = log_path
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    def start(
+        self,
+        ready: Callable[[], bool] | None = None,
+        timeout: float = 60.0,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Spawn, then (given a probe) wait until it answers; a child that dies first fails."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        overrides = {**self.env, **(extra_env or {})}
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
-                self.command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                self.command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **overrides} if overrides else None,
             )
+        if ready is None:
+            return
         deadline = time.monotonic() + timeout
         while not ready():
             if not self.running:
@@ -60,18 +84,37 @@ class ManagedProcess:
     def returncode(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        if not self.running:
-            return
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """Wait for the child to exit on its own; its exit status."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; the exit status (0 for a clean shutdown)."""
+        return self.end(signal.SIGTERM, timeout)
+
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash would; the exit status."""
+        return self.end(signal.SIGKILL)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def end(self, signum: int, timeout: float = 30.0) -> int | None:
+        """Send `signum`, wait up to `timeout` (then SIGKILL); the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
         try:
-            self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop within %ss; killing it", self.name, timeout)
             self.process.kill()
-            self.process.wait()
-        log.info("%s stopped", self.name)
+            code = self.process.wait()
+        self.process = None
+        log.info("%s stopped (status %s)", self.name, code)
+        return code
 
 
 def sluice_command(*args: str) -> list[str]:

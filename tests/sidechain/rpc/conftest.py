@@ -1,12 +1,8 @@
 """A real `sluice node run` process on a free port, over a dev data directory, and web3 on it."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,18 +14,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from regtest.util import free_port
+from sluice.processes import ManagedProcess, answers_json_rpc, sluice_command
+
 STARTUP_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sluice(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sluice.cli", *args],
+        sluice_command(*args),
         capture_output=True,
         text=True,
         check=False,
@@ -37,49 +30,22 @@ def sluice(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-class NodeProcess:
-    """One `sluice node run` process: start, wait for JSON-RPC, stop (SIGTERM) or kill (-9)."""
+class NodeProcess(ManagedProcess):
+    """One `sluice node run` process: start, wait for JSON-RPC, stop (a signal) or kill (-9)."""
 
     def __init__(self, datadir: Path, block_interval: float | None = None) -> None:
         self.datadir = datadir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.block_interval = block_interval
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = datadir / "node.log"
+        command = sluice_command(
+            "node", "run", "--datadir", str(datadir), "--rpc-port", str(self.port)
+        )
+        if block_interval is not None:
+            command += ["--block-interval", str(block_interval)]
+        super().__init__("node", command, datadir / "node.log")
 
-    def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "sluice.cli",
-            "node",
-            "run",
-            "--datadir",
-            str(self.datadir),
-            "--rpc-port",
-            str(self.port),
-        ]
-        if self.block_interval is not None:
-            command += ["--block-interval", str(self.block_interval)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_for_rpc()
-
-    def _wait_for_rpc(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"node exited with {self.process.returncode}: {self.log_path.read_text()}"
-                )
-            try:
-                self.rpc("eth_blockNumber")
-                return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        raise TimeoutError(f"node JSON-RPC not up after {STARTUP_TIMEOUT}s: {self.log_path}")
+    def start(self) -> None:  # type: ignore[override]
+        super().start(answers_json_rpc(self.url), timeout=STARTUP_TIMEOUT)
 
     def post(self, body: bytes) -> tuple[int, Any]:
         """POST a raw body; returns the HTTP status and the decoded JSON (None if empty)."""
@@ -104,20 +70,9 @@ class NodeProcess:
             raise AssertionError(f"{method} failed: {response['error']}")
         return response["result"]
 
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        """Ask the node to shut down cleanly; returns its exit code."""
-        return self._end(signum)
-
-    def kill(self) -> int:
-        return self._end(signal.SIGKILL)
-
-    def _end(self, signum: int) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signum)
-        code = self.process.wait(timeout=30)
-        self.process = None
-        return code
+    def stop(self, signum: int = signal.SIGTERM) -> int | None:  # type: ignore[override]
+        """Ask the node to shut down cleanly (SIGTERM or SIGINT); returns its exit code."""
+        return self.end(signum)
 
 
 @pytest.fixture

@@ -40,8 +40,9 @@ def _send(w3: Web3, account, tx: dict) -> dict:
     return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def store(w3: Web3, accounts, compiled):
+    """A fresh contract per test (value 5), so no test depends on another's writes."""
     deployer = accounts[0]
     factory = w3.eth.contract(abi=compiled["abi"], bytecode=compiled["bytecode"])
     tx = factory.constructor(5).build_transaction(
@@ -158,7 +159,7 @@ def test_call_and_estimate_gas_agree_with_execution(w3: Web3, accounts, store):
     assert receipt.status == 1
     assert receipt.gasUsed <= estimate
     assert store.functions.value().call(block_identifier=receipt.blockNumber) == 7
-    assert store.functions.value().call(block_identifier=receipt.blockNumber - 1) == 42
+    assert store.functions.value().call(block_identifier=receipt.blockNumber - 1) == 5
     assert w3.eth.get_code(store.address, block_identifier="earliest") == b""
 
 
