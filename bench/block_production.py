@@ -15,14 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from eth_abi import encode
 from eth_account import Account
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_typing import Address
+from eth_utils import to_canonical_address
 
 from sidechain.attestation import Attestation, sign_attestation
 from sidechain.datadir import init_dev, read_dev_accounts
+from sidechain.executor.workloads import user_tx_fields
 from sidechain.node import Node
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.predeploys import BRIDGE_ADDRESS
 
 
 def _fund_usdt(node: Node, datadir: Path, senders: list) -> None:
@@ -48,21 +49,15 @@ def _sign_all(node: Node, senders: list, count: int, workload: str) -> list[byte
         for index, sender in enumerate(senders):
             if len(raws) == count:
                 break
-            receiver = to_checksum_address((index + 1).to_bytes(20, "big"))
-            tx = {
-                "chainId": node.chain_id,
-                "nonce": nonce,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": node.max_priority_fee(),
-                "type": 2,
-            }
-            if workload == "erc20":
-                data = keccak(text="transfer(address,uint256)")[:4] + encode(
-                    ["address", "uint256"], [receiver, 1 + nonce]
-                )
-                tx.update(to=to_checksum_address(USDT_ADDRESS), value=0, gas=80_000, data=data)
-            else:
-                tx.update(to=receiver, value=1 + nonce, gas=21_000)
+            tx = user_tx_fields(
+                workload,
+                node.chain_id,
+                nonce,
+                Address((index + 1).to_bytes(20, "big")),
+                1 + nonce,
+                max_fee,
+                node.max_priority_fee(),
+            )
             raws.append(bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction))
     return raws
 

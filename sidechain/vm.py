@@ -13,16 +13,19 @@ from eth.abc import (
     BlockAPI,
     BlockHeaderAPI,
     ComputationAPI,
+    DecodedZeroOrOneLayerRLP,
     ReceiptAPI,
     SignedTransactionAPI,
     StateAPI,
 )
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague import PragueVM
-from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from rlp.sedes import CountableList
 
 from sidechain.predeploys import FEE_VAULT_ADDRESS
 from sidechain.system_tx import (
@@ -90,10 +93,29 @@ class SluiceTransactionBuilder(PragueTransactionBuilder):
             return DepositTransaction.decode(encoded)  # type: ignore[return-value]
         return super().decode(encoded)
 
+    @classmethod
+    def deserialize(cls, encoded: DecodedZeroOrOneLayerRLP) -> SignedTransactionAPI:
+        """A transaction inside a block's RLP (typed ones as bytes): deposits included."""
+        if isinstance(encoded, bytes) and encoded[:1] == bytes([DEPOSIT_TX_TYPE]):
+            return DepositTransaction.decode(encoded)  # type: ignore[return-value]
+        return super().deserialize(encoded)
+
+    @classmethod
+    def serialize(cls, obj: SignedTransactionAPI) -> DecodedZeroOrOneLayerRLP:
+        if isinstance(obj, DepositTransaction):
+            return obj.encode()
+        return super().serialize(obj)
+
 
 class SluiceBlock(PragueBlock):
     transaction_builder = SluiceTransactionBuilder
     receipt_builder = SluiceReceiptBuilder
+    fields = [  # noqa: RUF012  (py-evm's form; the block's RLP knows deposit transactions)
+        ("header", PragueBlockHeader),
+        ("transactions", CountableList(SluiceTransactionBuilder)),
+        ("uncles", CountableList(None, max_length=0)),
+        ("withdrawals", CountableList(Withdrawal)),
+    ]
 
 
 class SluiceVM(PragueVM):

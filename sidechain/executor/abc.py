@@ -8,9 +8,10 @@ caller commits them with the block in one store transaction.
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from eth.abc import BlockHeaderAPI, DatabaseAPI, ReceiptAPI
+from eth.abc import BlockHeaderAPI, DatabaseAPI, ReceiptAPI, WithdrawalAPI
+from eth.constants import BLANK_ROOT_HASH
 from eth_typing import Address, Hash32
 
 from sidechain.system_tx import BlockTransaction
@@ -31,12 +32,25 @@ class PreState:
 
 
 @dataclass(frozen=True)
+class BlockExtras:
+    """What a block carries besides transactions that execution applies: uncles (their
+    rewards, before Paris) and withdrawals (Shanghai on). Our chain's blocks have neither."""
+
+    uncles: tuple[BlockHeaderAPI, ...] = ()
+    withdrawals: tuple[WithdrawalAPI, ...] = ()
+
+
+NO_EXTRAS = BlockExtras()
+
+
+@dataclass(frozen=True)
 class TxResult:
     """What one transaction did, beyond its consensus receipt.
 
-    `gas_used` is this transaction's own gas (not cumulative); `fee` is the wei it pays to the
-    fee vault (0 for deposit transactions); `error` names why execution failed (revert, out of
-    gas...) or is None on success; `output` is the return data or the revert data.
+    `gas_used` is this transaction's own gas (not cumulative); `fee` is the wei it pays for
+    that gas (on our chain all of it goes to the fee vault; 0 for deposit transactions);
+    `error` names why execution failed (revert, out of gas...) or is None on success;
+    `output` is the return data or the revert data.
     """
 
     tx_hash: Hash32
@@ -54,7 +68,8 @@ class BlockResult:
     """The outcome of executing a block: everything a header commits to, and the state writes.
 
     `state_writes` are the new state-trie nodes and contract codes (key -> value) to persist;
-    `bloom` is the logs bloom as an int; `requests_hash` is the EIP-7685 commitment.
+    `bloom` is the logs bloom as an int; `requests_hash` is the EIP-7685 commitment (None
+    before Prague); `withdrawals_root` is the root of the block's withdrawals list.
     """
 
     transactions: tuple[BlockTransaction, ...]
@@ -66,12 +81,22 @@ class BlockResult:
     receipts_root: Hash32
     bloom: int
     blob_gas_used: int
-    requests_hash: Hash32
+    requests_hash: Hash32 | None
     state_writes: Mapping[bytes, bytes]
+    withdrawals_root: Hash32 = BLANK_ROOT_HASH
 
     @property
     def receipts(self) -> tuple[ReceiptAPI, ...]:
         return tuple(result.receipt for result in self.results)
+
+
+@dataclass(frozen=True)
+class ExecutionStats:
+    """How the last block went inside an executor: re-executed transactions (Block-STM) and
+    seconds per phase (execution, state root, ...), for benchmarks."""
+
+    reexecutions: int = 0
+    time_split: Mapping[str, float] = field(default_factory=dict)
 
 
 class BlockExecutorAPI(ABC):
@@ -79,9 +104,17 @@ class BlockExecutorAPI(ABC):
 
     @abstractmethod
     def execute_block(
-        self, pre_state: PreState, header: BlockHeaderAPI, txs: tuple[BlockTransaction, ...]
+        self,
+        pre_state: PreState,
+        header: BlockHeaderAPI,
+        txs: tuple[BlockTransaction, ...],
+        extras: BlockExtras = NO_EXTRAS,
     ) -> BlockResult:
-        """Run the fork's pre-block system calls, then `txs` in order, then credit the fees.
+        """Run the fork's pre-block system calls, then `txs` in order, then the fork's block
+        end (withdrawals, requests, block rewards or our fee-vault credit).
+
+        The fork is the executor's `ForkSchedule` entry for the header's number (our chain:
+        `SluiceVM`); `extras` carries the uncles and withdrawals of an imported block.
 
         `header` supplies the block environment (number, timestamp, coinbase, gas limit, base
         fee, parent beacon root, excess blob gas); the fields it commits to (state root,
@@ -91,6 +124,10 @@ class BlockExecutorAPI(ABC):
         Raises `InvalidTransaction` if a transaction cannot be included (bad nonce, balance
         below its cost, fee cap below the base fee, block gas limit exceeded...).
         """
+
+    def stats(self) -> ExecutionStats:
+        """Figures about the last `execute_block` (none unless the executor keeps them)."""
+        return ExecutionStats()
 
     @abstractmethod
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """Headers and execution results: the next header's environment, sealing, and import checks."""
 
 from eth.abc import BlockHeaderAPI
-from eth.constants import BLANK_ROOT_HASH, ZERO_HASH32
+from eth.constants import ZERO_HASH32
 
 from sidechain.errors import HeaderMismatch
 from sidechain.executor.abc import BlockResult
@@ -28,12 +28,22 @@ def seal_header(template: BlockHeaderAPI, result: BlockResult) -> BlockHeaderAPI
     return template.copy(**_committed_fields(result))
 
 
-def verify_header(header: BlockHeaderAPI, result: BlockResult) -> None:
-    """An imported header must claim exactly what execution produced; raises `HeaderMismatch`."""
+def verify_execution(header: BlockHeaderAPI, result: BlockResult) -> None:
+    """Every field the header's fork commits to must equal what execution produced (a fork's
+    header has only its own fields: no base fee before London, no blob gas before Cancun...);
+    raises `HeaderMismatch`."""
     for field, computed in _committed_fields(result).items():
+        if not hasattr(header, field):
+            continue
         claimed = getattr(header, field)
         if claimed != computed:
             raise HeaderMismatch(field, claimed, computed)
+
+
+def verify_header(header: BlockHeaderAPI, result: BlockResult) -> None:
+    """An imported header of our chain must claim exactly what execution produced and name the
+    fee vault as its coinbase; raises `HeaderMismatch`."""
+    verify_execution(header, result)
     if header.coinbase != FEE_VAULT_ADDRESS:
         raise HeaderMismatch("coinbase", header.coinbase, FEE_VAULT_ADDRESS)
 
@@ -67,5 +77,5 @@ def _committed_fields(result: BlockResult) -> dict[str, object]:
         "gas_used": result.gas_used,
         "blob_gas_used": result.blob_gas_used,
         "requests_hash": result.requests_hash,
-        "withdrawals_root": BLANK_ROOT_HASH,
+        "withdrawals_root": result.withdrawals_root,
     }

@@ -1,15 +1,18 @@
 """The per-transaction pipeline every executor shares: one transaction applied to one state.
 
 User transactions go through py-evm's transaction executor for the fork (validate, build the
-message, run it, finalize); deposit transactions run as a fee-less system call to the Bridge and
+message, run it, finalize) and get the fork's receipt (a status, or before Byzantium the
+intermediate state root); deposit transactions run as a fee-less system call to the Bridge and
 credit the native coin when the Bridge accepts a BTC deposit, within the same state snapshot.
 The pipeline reads and writes only the given state, so a parallel executor can run it on a
 worker's own view and keep the read/write sets it records.
 """
 
+from dataclasses import dataclass
+
 from eth._utils.address import generate_contract_address
 from eth._utils.state import code_is_delegation_designation
-from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI
+from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.message import Message
 from eth_keys.exceptions import BadSignature as EthKeysBadSignature
@@ -19,18 +22,27 @@ from eth_utils import ValidationError
 from sidechain.errors import BadSignature, InvalidTransaction
 from sidechain.executor.abc import TxResult
 from sidechain.system_tx import ASSET_BTC, WEI_PER_SAT, BlockTransaction, DepositTransaction
-from sidechain.vm import SluiceVM, effective_gas_price, transaction_fee
+from sidechain.vm import SluiceVM
 
 _SUCCESS = b"\x01"
 _FAILURE = b""
 
 
-def check_transaction(tx: SignedTransactionAPI, chain_id: int) -> None:
+@dataclass(frozen=True)
+class _GasSoFar:
+    """The one header field py-evm's `make_receipt` reads: the gas used before the transaction."""
+
+    gas_used: int
+
+
+def check_transaction(tx: SignedTransactionAPI, chain_id: int, unprotected: bool = False) -> None:
     """Checks that need no state: chain id, signature, field ranges and intrinsic gas.
 
-    Raises `InvalidTransaction`; the mempool runs the same checks to name the error it returns.
+    `unprotected` accepts legacy transactions signed without a chain id (pre-EIP-155), as
+    Ethereum does. Raises `InvalidTransaction`; the mempool runs the same checks to name the
+    error it returns.
     """
-    if tx.chain_id != chain_id:
+    if tx.chain_id != chain_id and not (unprotected and tx.chain_id is None):
         raise InvalidTransaction(tx.hash, f"chain id {tx.chain_id}, expected {chain_id}")
     try:
         recover_sender(tx)
@@ -52,10 +64,21 @@ def recover_sender(tx: SignedTransactionAPI) -> Address:
 
 
 class TransactionPipeline:
-    """Applies block transactions to a py-evm state, one at a time, in the caller's order."""
+    """Applies block transactions to a py-evm state, one at a time, in the caller's order.
 
-    def __init__(self, chain_id: int) -> None:
+    `vm_class` is the fork whose rules build receipts and count gas; the state must be that
+    fork's state. `unprotected_txs` accepts legacy transactions without a chain id.
+    """
+
+    def __init__(
+        self,
+        chain_id: int,
+        vm_class: type[VirtualMachineAPI] = SluiceVM,
+        unprotected_txs: bool = False,
+    ) -> None:
         self.chain_id = chain_id
+        self.vm_class = vm_class
+        self.unprotected_txs = unprotected_txs
 
     def apply(
         self, state: StateAPI, tx: BlockTransaction, cumulative_gas: int, gas_limit: int
@@ -76,7 +99,7 @@ class TransactionPipeline:
     def _apply_user(
         self, state: StateAPI, tx: SignedTransactionAPI, cumulative_gas: int
     ) -> TxResult:
-        check_transaction(tx, self.chain_id)
+        check_transaction(tx, self.chain_id, self.unprotected_txs)
         sender_code = state.get_code(tx.sender)
         if sender_code and not code_is_delegation_designation(sender_code):
             raise InvalidTransaction(tx.hash, "sender is a contract (EIP-3607)")
@@ -84,17 +107,21 @@ class TransactionPipeline:
             computation = state.apply_transaction(tx)
         except ValidationError as error:
             raise InvalidTransaction(tx.hash, str(error)) from error
-        gas_used = SluiceVM.finalize_gas_used(tx, computation)
-        status = _FAILURE if computation.is_error else _SUCCESS
-        receipt = tx.make_receipt(status, cumulative_gas + gas_used, computation.get_log_entries())
-        price = effective_gas_price(tx, state.execution_context.base_fee_per_gas)
+        gas_used = self.vm_class.finalize_gas_used(tx, computation)
+        receipt = self.vm_class.make_receipt(
+            _GasSoFar(cumulative_gas),  # type: ignore[arg-type]
+            tx,
+            computation,
+            state,
+        )
+        price = state.get_transaction_context(tx).gas_price
         creates = tx.to == CREATE_CONTRACT_ADDRESS
         return TxResult(
             tx_hash=tx.hash,
             receipt=receipt,
             gas_used=gas_used,
             effective_gas_price=price,
-            fee=transaction_fee(tx, gas_used, state.execution_context.base_fee_per_gas),
+            fee=gas_used * price,
             contract_address=(
                 Address(generate_contract_address(tx.sender, tx.nonce)) if creates else None
             ),

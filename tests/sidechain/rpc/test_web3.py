@@ -183,8 +183,8 @@ def test_batch_requests_answer_in_order(w3: Web3, accounts):
 
 
 def test_fee_history_covers_the_requested_blocks(w3: Web3):
-    head = w3.eth.block_number
-    history = w3.eth.fee_history(2, "latest", [50])
+    head = w3.eth.block_number  # the node keeps producing blocks: ask for a fixed one
+    history = w3.eth.fee_history(2, head, [50])
     assert history.oldestBlock == head - 1
     assert len(history.baseFeePerGas) == 3
     assert len(history.reward) == 2

@@ -1,0 +1,249 @@
+"""BlockchainTests fixtures made from our own chain: valid blocks and tampered variants.
+
+A dev chain (in a temporary store) gets a deposit block (BTC and USDT) and a block mixing a
+transfer, USDT transfers (one reverting), a contract creation and a refused (repeated)
+deposit. Each block is exported as RLP with its header; `pre` is the genesis allocation
+(balances, code and every storage slot the genesis constructors wrote, from py-evm's witness
+of the genesis state); the expected post-state is `postStateHash`. Invalid variants replace
+the last block by a tampered one (a header field, a bad transaction, truncated RLP...) which
+must be rejected, leaving the head at the block before.
+"""
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, StateAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.atomic import AtomicDB
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
+from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
+from eth_typing import Address
+from eth_utils import encode_hex, int_to_big_endian, keccak, to_canonical_address
+
+from sidechain.contracts.artifacts import load_artifact
+from sidechain.executor.forks import SLUICE_NETWORK
+from sidechain.executor.workloads import WorkloadChain, receiver
+from sidechain.genesis import Genesis, build_genesis, create_at
+from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.system_tx import ASSET_BTC, ASSET_USDT, BlockTransaction
+from sidechain.vm import SluiceBlock, SluiceVM
+
+# init code deploying a 1-byte runtime: MSTORE8(0, 1); RETURN(0, 1)
+_INIT_CODE = bytes.fromhex("600160005360016000f3")
+
+
+def genesis_alloc(genesis: Genesis) -> dict[str, dict[str, Any]]:
+    """The genesis state as a fixture `pre`, checked against `build_genesis`'s state root."""
+    header = build_genesis(genesis).header
+    state = SluiceVM.build_state(
+        AtomicDB(), header.copy(state_root=BLANK_ROOT_HASH), ChainContext(genesis.chain_id)
+    )
+    for account in genesis.accounts:
+        state.set_balance(account.address, account.balance)
+    for address, code in (
+        (BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE),
+        (HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE),
+    ):
+        state.set_code(address, code)
+        state.set_nonce(address, 1)
+    create_at(state, USDT_ADDRESS, load_artifact("USDT").deploy_code(BRIDGE_ADDRESS))
+    create_at(
+        state,
+        BRIDGE_ADDRESS,
+        load_artifact("Bridge").deploy_code(
+            list(genesis.federation), genesis.threshold, USDT_ADDRESS
+        ),
+    )
+    witness = state.persist()
+    if state.state_root != header.state_root:
+        raise AssertionError("genesis_alloc no longer builds the genesis state")
+    return {
+        encode_hex(address): _account_json(state, address, witness.get_slots_queried(address))
+        for address in sorted(witness.accounts_queried)
+        if not state.account_is_empty(address) or state.get_storage_root(address) != BLANK_ROOT_HASH
+    }
+
+
+def _account_json(state: StateAPI, address: Address, slots: frozenset[int]) -> dict[str, Any]:
+    return {
+        "balance": hex(state.get_balance(address)),
+        "nonce": hex(state.get_nonce(address)),
+        "code": encode_hex(state.get_code(address)),
+        "storage": {
+            hex(slot): encode_hex(int_to_big_endian(state.get_storage(address, slot)))
+            for slot in sorted(slots)
+            if state.get_storage(address, slot)
+        },
+    }
+
+
+def header_json(header: BlockHeaderAPI) -> dict[str, str]:
+    """A header in fixture form, with the fields its fork has."""
+    fields = {
+        "parentHash": encode_hex(header.parent_hash),
+        "uncleHash": encode_hex(header.uncles_hash),
+        "coinbase": encode_hex(header.coinbase),
+        "stateRoot": encode_hex(header.state_root),
+        "transactionsTrie": encode_hex(header.transaction_root),
+        "receiptTrie": encode_hex(header.receipt_root),
+        "bloom": encode_hex(header.bloom.to_bytes(256, "big")),
+        "difficulty": hex(header.difficulty),
+        "number": hex(header.block_number),
+        "gasLimit": hex(header.gas_limit),
+        "gasUsed": hex(header.gas_used),
+        "timestamp": hex(header.timestamp),
+        "extraData": encode_hex(header.extra_data),
+        "mixHash": encode_hex(header.mix_hash),
+        "nonce": encode_hex(header.nonce),
+        "hash": encode_hex(header.hash),
+    }
+    for key, name, form in _FORK_FIELDS:
+        if hasattr(header, name):
+            fields[key] = form(getattr(header, name))
+    return fields
+
+
+_FORK_FIELDS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("baseFeePerGas", "base_fee_per_gas", hex),
+    ("withdrawalsRoot", "withdrawals_root", encode_hex),
+    ("blobGasUsed", "blob_gas_used", hex),
+    ("excessBlobGas", "excess_blob_gas", hex),
+    ("parentBeaconBlockRoot", "parent_beacon_block_root", encode_hex),
+    ("requestsHash", "requests_hash", encode_hex),
+)
+
+
+def block_rlp_of(block: BlockAPI) -> bytes:
+    """Any fork's block as RLP (py-evm's block classes are their own RLP sedes)."""
+    return rlp.encode(block)
+
+
+def block_rlp(header: BlockHeaderAPI, txs: tuple[BlockTransaction, ...]) -> bytes:
+    return rlp.encode(SluiceBlock(header, transactions=list(txs), uncles=[], withdrawals=[]))
+
+
+def _valid(header: BlockHeaderAPI, txs: tuple[BlockTransaction, ...]) -> dict[str, Any]:
+    return {"rlp": encode_hex(block_rlp(header, txs)), "blockHeader": header_json(header)}
+
+
+def _invalid(encoded: bytes, exception: str) -> dict[str, Any]:
+    return {"rlp": encode_hex(encoded), "expectException": exception}
+
+
+def _fixture(
+    chain: WorkloadChain, alloc: dict[str, Any], blocks: list[dict[str, Any]], head: BlockHeaderAPI
+) -> dict[str, Any]:
+    genesis = chain.chain.block_by_number(0).header
+    return {
+        "network": SLUICE_NETWORK,
+        "config": {"network": SLUICE_NETWORK, "chainid": hex(chain.chain_id)},
+        "sealEngine": "NoProof",
+        "genesisBlockHeader": header_json(genesis),
+        "genesisRLP": encode_hex(block_rlp(genesis, ())),
+        "pre": alloc,
+        "blocks": blocks,
+        "postStateHash": encode_hex(head.state_root),
+        "lastblockhash": encode_hex(head.hash),
+    }
+
+
+def _tampered(
+    header: BlockHeaderAPI,
+    txs: tuple[BlockTransaction, ...],
+    parent: BlockHeaderAPI,
+    bad_tx: BlockTransaction,
+) -> dict[str, tuple[bytes, str]]:
+    """Invalid variants of the block (`header`, `txs`): name -> (RLP, expected exception)."""
+    good = block_rlp(header, txs)
+    edits: dict[str, Callable[[], bytes]] = {
+        "state_root": lambda: block_rlp(header.copy(state_root=keccak(b"x")), txs),
+        "gas_used": lambda: block_rlp(header.copy(gas_used=header.gas_used + 1), txs),
+        "receipts_root": lambda: block_rlp(header.copy(receipt_root=keccak(b"r")), txs),
+        "bloom": lambda: block_rlp(header.copy(bloom=header.bloom ^ 1), txs),
+        "transactions_root": lambda: block_rlp(header.copy(transaction_root=keccak(b"t")), txs),
+        "requests_hash": lambda: block_rlp(header.copy(requests_hash=keccak(b"q")), txs),
+        "base_fee": lambda: block_rlp(
+            header.copy(base_fee_per_gas=header.base_fee_per_gas + 1), txs
+        ),
+        "timestamp_not_after_parent": lambda: block_rlp(
+            header.copy(timestamp=parent.timestamp), txs
+        ),
+        "unknown_parent": lambda: block_rlp(header.copy(parent_hash=keccak(b"p")), txs),
+        "nonce_too_high": lambda: block_rlp(header, (*txs, bad_tx)),
+        "gas_above_limit": lambda: block_rlp(header.copy(gas_limit=header.gas_used - 1), txs),
+        "truncated_rlp": lambda: good[:-7],
+    }
+    return {name: (edit(), f"Sluice.{name}") for name, edit in edits.items()}
+
+
+def generate(directory: Path) -> list[Path]:
+    """Write `sluice_valid.json` and `sluice_invalid.json` into `directory`."""
+    with tempfile.TemporaryDirectory(prefix="sluice-fixtures-") as tmp:
+        chain = WorkloadChain(Path(tmp) / "chain", 4, 30_000_000, lambda built: None)
+        try:
+            return _generate(chain, directory)
+        finally:
+            chain.close()
+
+
+def _generate(chain: WorkloadChain, directory: Path) -> list[Path]:
+    alloc = genesis_alloc(chain.genesis)
+    a = [Address(to_canonical_address(account.address)) for account in chain.accounts]
+    btc = chain.deposit(1, ASSET_BTC, 50_000, a[0])
+    deposits = (btc, chain.deposit(2, ASSET_USDT, 10**8, a[1]))
+    chain.commit(deposits)
+    block1 = chain.chain.head()
+    create = chain.sign(
+        chain.accounts[3],
+        {
+            "chainId": chain.chain_id,
+            "nonce": 0,
+            "to": b"",
+            "value": 0,
+            "gas": 100_000,
+            "data": _INIT_CODE,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**8,
+            "type": 2,
+        },
+    )
+    mixed = (
+        chain.user_tx(chain.accounts[0], "transfers", 0, receiver(1), 12345),
+        chain.user_tx(chain.accounts[1], "erc20", 0, receiver(2), 777),
+        chain.user_tx(chain.accounts[2], "erc20", 0, receiver(3), 1),  # no USDT: reverts
+        create,
+        btc,  # already minted: the Bridge refuses it, the receipt says so
+    )
+    results = chain.commit(mixed, all_succeed=False)
+    statuses = [r.receipt.state_root for r in results.results]
+    if statuses != [b"\x01", b"\x01", b"", b"\x01", b""]:
+        raise AssertionError(f"unexpected receipt statuses {statuses}")
+    block2 = chain.chain.head()
+    nonce_gap = chain.user_tx(chain.accounts[0], "transfers", 9, receiver(9), 1)
+    chain.commit(())  # an empty block
+    block3 = chain.chain.head()
+    blocks = [_valid(b.header, b.transactions) for b in (block1, block2, block3)]
+    valid = {
+        "sluice_deposits_mixed_empty": _fixture(chain, alloc, blocks, block3.header),
+        "sluice_fee_vault_credited": _fixture(chain, alloc, blocks[:2], block2.header),
+    }
+    invalid = {
+        f"sluice_invalid_{name}": _fixture(
+            chain, alloc, [blocks[0], _invalid(encoded, exception)], block1.header
+        )
+        for name, (encoded, exception) in _tampered(
+            block2.header, block2.transactions, block1.header, nonce_gap
+        ).items()
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, tests in (("sluice_valid.json", valid), ("sluice_invalid.json", invalid)):
+        path = directory / name
+        path.write_text(json.dumps(tests, indent=1) + "\n")
+        paths.append(path)
+    return paths

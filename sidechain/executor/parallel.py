@@ -1,0 +1,505 @@
+"""The parallel executor: Block-STM over persistent worker processes, identical to sequential.
+
+The coordinator (the caller's process) runs the fork's pre-block system calls, sends batches of
+transactions to the workers (`parallel_worker`), which execute them speculatively and return
+each one's outcome with its recorded reads and writes. In block order the coordinator then
+validates each transaction against the committed state (its pre-state reads not overwritten,
+its other reads unchanged, commutative counters rebased), commits it, or re-executes it itself
+over the committed state, which is always valid. The fee credit is applied once at block end
+through the fork's own block end (`BlockFrame.finish`), and the state root is computed from the
+committed changes as trie tasks spread over the workers (`state_root`).
+
+Small blocks, blocks without a store the workers can open, and forks before London (checked
+against the sequential executor from London to Prague only) run on the sequential executor.
+A block whose speculation mostly fails (a dependency chain) stops dispatching and finishes
+in-process. A worker that dies is replaced; its unfinished batches run in the coordinator.
+"""
+
+import contextlib
+import itertools
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from eth.abc import BlockHeaderAPI, VirtualMachineAPI
+from eth.vm.forks import LondonVM
+from eth_typing import Hash32
+
+from sidechain.errors import ExecutionError
+from sidechain.executor.abc import (
+    NO_EXTRAS,
+    BlockExecutorAPI,
+    BlockExtras,
+    BlockResult,
+    ExecutionStats,
+    PreState,
+    TxResult,
+)
+from sidechain.executor.batch_trie import Ref
+from sidechain.executor.forks import SLUICE_FORKS, BlockFrame, ForkSchedule
+from sidechain.executor.mvstate import SLOT, WIPE, Key, TrieReader, TxWrites, View, counter_keys
+from sidechain.executor.parallel_worker import (
+    Batch,
+    BlockSpec,
+    PortableResult,
+    Speculation,
+    TxRunner,
+    worker_main,
+)
+from sidechain.executor.sequential import SequentialExecutor, finish_block
+from sidechain.executor.state_root import StateRootBuilder, TrieTask, run_task
+from sidechain.store import WriteOverlay
+from sidechain.system_tx import BlockTransaction
+
+MIN_PARALLEL_TXS = 64  # measured: below about 50 transactions the per-block round trips cost more
+_BATCH_SIZES = (8, 16, 32)  # small first batches: a dependency chain shows within a few dozen txs
+_DEPTH = 2  # batches in flight per worker, so a worker never waits for the coordinator
+_WINDOW = 8  # the last speculative outcomes looked at to detect a dependency chain
+_MAX_DEATHS_PER_BLOCK = 4
+
+
+class WorkerStartFailed(ExecutionError):
+    def __init__(self, pid: int | None, exitcode: int | None) -> None:
+        super().__init__(f"parallel executor worker {pid} exited ({exitcode}) before it was ready")
+        self.pid = pid
+        self.exitcode = exitcode
+
+
+class WorkersKeepDying(ExecutionError):
+    def __init__(self, deaths: int) -> None:
+        super().__init__(f"parallel executor workers died {deaths} times in one block")
+        self.deaths = deaths
+
+
+class WorkerPool:
+    """Worker processes started once (spawn: LMDB forbids using a forked parent's environment)
+    and replaced when one dies."""
+
+    def __init__(self, size: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[BaseProcess] = []
+        for _ in range(size):
+            conn, process = self._spawn()
+            self.conns.append(conn)
+            self.procs.append(process)
+
+    def _spawn(self) -> tuple[Connection, BaseProcess]:
+        """A started worker, once it has imported py-evm (so no block pays for that)."""
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=worker_main, args=(theirs,), daemon=True)
+        process.start()
+        theirs.close()
+        try:
+            ours.recv()
+        except EOFError as error:
+            process.join()
+            raise WorkerStartFailed(process.pid, process.exitcode) from error
+        return ours, process
+
+    def replace(self, index: int) -> None:
+        """Start a fresh worker in place of worker `index` (dead or broken)."""
+        self.conns[index].close()
+        self.procs[index].kill()
+        self.procs[index].join()
+        self.conns[index], self.procs[index] = self._spawn()
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):  # a dead worker needs no stop
+                conn.send(("stop",))
+        for conn, process in zip(self.conns, self.procs, strict=True):
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+        self.conns, self.procs = [], []
+
+
+class ParallelExecutor(BlockExecutorAPI):
+    """Block-STM on `workers` processes (default: the number of cores).
+
+    `store_path` is the LMDB store the pre-states live in: workers open it themselves (the
+    `PreState` interface carries only a database object, which cannot cross processes);
+    without it every block runs sequentially. `counter_slots` are (contract, slot) pairs whose
+    contract only ever adds to or subtracts from them (a token's total supply, a deposit
+    counter): they merge as deltas at commit instead of serializing transactions.
+    """
+
+    name = "parallel"
+
+    def __init__(
+        self,
+        chain_id: int,
+        forks: ForkSchedule = SLUICE_FORKS,
+        workers: int | None = None,
+        store_path: Path | None = None,
+        counter_slots: Sequence[tuple[bytes, int]] = (),
+        min_parallel_txs: int = MIN_PARALLEL_TXS,
+    ) -> None:
+        self.chain_id = chain_id
+        self.forks = forks
+        self.workers = workers or os.cpu_count() or 2
+        self.store_path = store_path
+        self.counter_slots = counter_keys(counter_slots)
+        self.min_parallel_txs = min_parallel_txs
+        self._sequential = SequentialExecutor(chain_id, forks)
+        self._pool = WorkerPool(self.workers) if store_path is not None else None
+        self._stats = ExecutionStats()
+        self._block_ids = itertools.count()
+
+    @property
+    def pool(self) -> WorkerPool:
+        """The workers, started with the executor (again after `close`)."""
+        if self._pool is None:
+            self._pool = WorkerPool(self.workers)
+        return self._pool
+
+    def execute_block(
+        self,
+        pre_state: PreState,
+        header: BlockHeaderAPI,
+        txs: tuple[BlockTransaction, ...],
+        extras: BlockExtras = NO_EXTRAS,
+    ) -> BlockResult:
+        vm_class = self.forks.vm_class_for(header)
+        if not self.runs_in_parallel(vm_class, txs):
+            block = self._sequential.execute_block(pre_state, header, txs, extras)
+            self._stats = self._sequential.stats()
+            return block
+        assert self.store_path is not None
+        spec = BlockSpec(
+            block_id=next(self._block_ids),
+            store_path=self.store_path,
+            pre_root=pre_state.state_root,
+            vm_class=vm_class,
+            header=header,
+            chain_id=self.chain_id,
+            unprotected_txs=self.forks.unprotected_txs,
+            ancestor_hashes=pre_state.ancestor_hashes,
+            counter_slots=self.counter_slots,
+        )
+        run = _BlockRun(self.pool, spec, pre_state, txs, extras)
+        block = run.execute()
+        self._stats = ExecutionStats(reexecutions=run.reexecutions, time_split=run.laps)
+        return block
+
+    def runs_in_parallel(
+        self, vm_class: type[VirtualMachineAPI], txs: tuple[BlockTransaction, ...]
+    ) -> bool:
+        """Whether a block goes to the workers (else: the sequential executor)."""
+        return (
+            self.store_path is not None
+            and len(txs) >= self.min_parallel_txs
+            and issubclass(vm_class, LondonVM)
+        )
+
+    def stats(self) -> ExecutionStats:
+        return self._stats
+
+    def close(self) -> None:
+        """Stop the workers (a later parallel block starts new ones)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+class _BlockRun:
+    """One block through the pool: dispatch, validate and commit in order, block end, root."""
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        spec: BlockSpec,
+        pre_state: PreState,
+        txs: tuple[BlockTransaction, ...],
+        extras: BlockExtras,
+    ) -> None:
+        self.pool = pool
+        self.spec = spec
+        self.pre_state = pre_state
+        self.txs = txs
+        self.extras = extras
+        self.encoded = [tx.encode() for tx in txs]
+        self.overlay = WriteOverlay(pre_state.db)
+        self.committed = View(TrieReader(pre_state.db, pre_state.state_root))
+        self.runner = TxRunner(spec, self.committed)
+        self.frame = BlockFrame(
+            spec.vm_class,
+            self.runner.state,
+            spec.header.copy(state_root=pre_state.state_root),
+            spec.chain_id,
+            extras.uncles,
+            extras.withdrawals,
+        )
+        workers = len(pool.conns)
+        self.pending: list[dict[Key, Any]] = [{} for _ in range(workers)]
+        self.pending_codes: list[dict[bytes, bytes]] = [{} for _ in range(workers)]
+        self.in_flight: list[list[tuple[int, int]]] = [[] for _ in range(workers)]
+        self.batches = _batches(len(txs))
+        self.next_batch = 0
+        self.speculations: dict[int, Speculation] = {}
+        self.outcomes: list[int] = []  # 1 per failed speculation, 0 per valid one
+        self.speculating = True
+        self.committed_upto = -1  # the last transaction committed
+        self.deaths = 0
+        self.reexecutions = 0
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def _spent(self, part: str, since: float) -> None:
+        """Seconds within the execution phase, by part."""
+        self.laps[part] = self.laps.get(part, 0.0) + time.perf_counter() - since
+
+    def _lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = self.laps.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def execute(self) -> BlockResult:
+        self.frame.begin()
+        self._commit(self.runner.db.take().changes)
+        for index in range(len(self.pool.conns)):
+            self._start_block(index)
+        self._lap("setup")
+        results = self._transactions()
+        self._lap("execution")
+        receipts = tuple(result.receipt for result in results)
+        requests_hash = self.frame.finish(self.txs, receipts)
+        self.committed.apply(self.runner.db.take().changes)
+        self._lap("block_end")
+        state_root = self._state_root()
+        for conn in self.pool.conns:
+            conn.send(("end",))  # let go of the snapshot: LMDB keeps pages a reader holds
+        self._lap("state_root")
+        for code_hash, code in self.committed.codes.items():
+            self.overlay[code_hash] = code
+        block = finish_block(
+            self.txs, tuple(results), state_root, requests_hash, self.overlay, self.extras
+        )
+        self._lap("list_roots")
+        self.laps = {phase: round(seconds, 4) for phase, seconds in self.laps.items()}
+        return block
+
+    # workers
+    def _start_block(self, index: int) -> None:
+        """Send the block (with everything committed so far) to worker `index`; a worker that
+        cannot take it is replaced once."""
+        message = ("block", self.spec, dict(self.committed.data), dict(self.committed.codes))
+        try:
+            self.pool.conns[index].send(message)
+        except OSError:
+            self.pool.replace(index)
+            self.pool.conns[index].send(message)
+        self.pending[index], self.pending_codes[index] = {}, {}
+
+    def _worker_died(self, index: int) -> None:
+        """Its batches will run in the coordinator; a fresh worker takes the next ones. Workers
+        that keep dying (a store without this pre-state, a bug) fail the block instead."""
+        self.deaths += 1
+        if self.deaths > _MAX_DEATHS_PER_BLOCK:
+            raise WorkersKeepDying(self.deaths)
+        self.in_flight[index] = []
+        self.pool.replace(index)
+        self._start_block(index)
+
+    def _dispatch(self, index: int) -> None:
+        """Keep worker `index` busy: batches it has room for, with what was committed since."""
+        # one batch per worker until the first outcomes tell a dependency chain from the rest
+        depth = _DEPTH if len(self.outcomes) >= _WINDOW else 1
+        while (
+            self.speculating
+            and len(self.in_flight[index]) < depth
+            and self.next_batch < len(self.batches)
+        ):
+            start, end = self.batches[self.next_batch]
+            self.next_batch += 1
+            batch = Batch(
+                start,
+                self.committed_upto,
+                self.pending[index],
+                self.pending_codes[index],
+                tuple(self.encoded[start:end]),
+            )
+            try:
+                self.pool.conns[index].send(("run", batch))
+            except OSError:
+                self.next_batch -= 1
+                self._worker_died(index)
+                continue
+            self.pending[index], self.pending_codes[index] = {}, {}
+            self.in_flight[index].append((start, end))
+
+    def _awaited(self, position: int) -> bool:
+        return any(s <= position < e for batches in self.in_flight for s, e in batches)
+
+    def _receive(self) -> None:
+        """Wait for any worker's batch; a worker that died is replaced."""
+        conns = [self.pool.conns[i] for i, batches in enumerate(self.in_flight) if batches]
+        for conn in wait(conns):
+            index = self.pool.conns.index(conn)  # type: ignore[arg-type]
+            try:
+                _, block_id, start, speculations = conn.recv()  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                self._worker_died(index)
+                continue
+            if block_id != self.spec.block_id:
+                continue  # about an earlier block that failed
+            self.in_flight[index].remove((start, start + len(speculations)))
+            for offset, speculation in enumerate(speculations):
+                self.speculations[start + offset] = speculation
+            self._dispatch(index)  # now, not after the next commit: it would wait idle
+
+    # validation and commit, in block order
+    def _transactions(self) -> list[TxResult]:
+        results: list[TxResult] = []
+        cumulative = 0
+        for index in range(len(self.pool.conns)):
+            self._dispatch(index)
+        position = 0
+        while position < len(self.txs):
+            speculation = self.speculations.pop(position, None)
+            started = time.perf_counter()
+            if speculation is None and self.speculating and self._awaited(position):
+                self._receive()
+                self._spent("waiting_for_workers", started)
+                continue
+            outcome = self._validated(speculation, self.txs[position].gas + cumulative)
+            self._spent("validation_and_commit", started)
+            if outcome is None:
+                started = time.perf_counter()
+                result, access = self.runner.apply(self.txs[position], cumulative)
+                self._commit(access.changes)
+                self.reexecutions += speculation is not None
+                self._spent("execution_in_coordinator", started)
+            else:
+                result = outcome.result(cumulative + outcome.gas_used)
+            cumulative += result.gas_used
+            results.append(result)
+            self.committed_upto = position
+            for index in range(len(self.pool.conns)):
+                self._dispatch(index)
+            position += 1
+        while any(self.in_flight):  # batches sent before speculation stopped: not needed now
+            self._receive()
+        return results
+
+    def _validated(self, speculation: Speculation | None, gas_needed: int) -> PortableResult | None:
+        """The speculative result, committed, if it stands in block order; else None (the
+        transaction is then re-executed, which also raises what makes it invalid)."""
+        if speculation is None:
+            return None
+        outcome = speculation.outcome
+        changes = self._check(speculation)
+        if outcome is None or gas_needed > self.spec.header.gas_limit:
+            changes = None
+        self.outcomes.append(changes is None)
+        if self.speculating and len(self.outcomes) >= _WINDOW:
+            self.speculating = sum(self.outcomes[-_WINDOW:]) * 2 <= _WINDOW
+        if changes is None:
+            return None
+        self._commit(changes)
+        return outcome
+
+    def _check(self, speculation: Speculation) -> TxWrites | None:
+        access = speculation.access
+        data = self.committed.data
+        for key in access.pre_reads:
+            if key in data or (key[0] == SLOT and (WIPE, key[1]) in data):
+                return None
+        get = self.committed.get
+        if any(get(key) != value for key, value in access.reads.items()):
+            return None
+        if not access.counter_reads:
+            return access.changes
+        writes = dict(access.changes.writes)
+        for key, read in access.counter_reads.items():
+            current = get(key)
+            if key not in writes:
+                if current != read:
+                    return None
+                continue
+            new = current + writes[key] - read
+            # SSTORE gas and refunds depend only on zero versus non-zero (EIP-2200, EIP-3529)
+            if (read == 0) != (current == 0) or (writes[key] == 0) != (new == 0):
+                return None
+            if not 0 <= new < 2**256:
+                return None
+            writes[key] = new
+        return TxWrites(writes, access.changes.deltas, access.changes.codes)
+
+    def _commit(self, changes: TxWrites) -> None:
+        changed = self.committed.apply(changes)
+        data = self.committed.data
+        for pending, codes in zip(self.pending, self.pending_codes, strict=True):
+            for key in changed:
+                pending[key] = data[key]
+            codes.update(changes.codes)
+
+    # state root
+    def _state_root(self) -> Hash32:
+        builder = StateRootBuilder(self.overlay, self.committed.pre, self._run_trie_tasks)
+        return builder.root(self.committed.data)
+
+    def _run_trie_tasks(self, tasks: Sequence[TrieTask]) -> list[Ref | None]:
+        """Tasks balanced over the workers by size; a worker that fails, they run here."""
+        workers = len(self.pool.conns)
+        loads = [0] * workers
+        assigned: list[list[int]] = [[] for _ in range(workers)]
+        for position in sorted(range(len(tasks)), key=lambda p: -len(tasks[p].items)):
+            index = loads.index(min(loads))
+            loads[index] += len(tasks[position].items)
+            assigned[index].append(position)
+        refs: list[Ref | None] = [None] * len(tasks)
+        sent = []
+        for index, positions in enumerate(assigned):
+            if positions and self._send_trie(index, [tasks[p] for p in positions]):
+                sent.append(index)
+        for index in sent:
+            try:
+                worker_refs, writes = self._trie_reply(index)
+            except (EOFError, OSError):
+                self._worker_died(index)
+                continue
+            self.overlay.writes.update(writes)
+            for position, ref in zip(assigned[index], worker_refs, strict=True):
+                refs[position] = ref
+            assigned[index] = []
+        for positions in assigned:  # what a dead worker did not do
+            for position in positions:
+                refs[position] = run_task(self.overlay, self.committed.pre, tasks[position])
+        return refs
+
+    def _trie_reply(self, index: int) -> tuple[list[Ref | None], dict[bytes, bytes]]:
+        """Worker `index`'s trie results, past what it still sends about an earlier block."""
+        while True:
+            reply = self.pool.conns[index].recv()
+            if reply[0] == "trie" and reply[1] == self.spec.block_id:
+                return reply[2], reply[3]
+
+    def _send_trie(self, index: int, tasks: list[TrieTask]) -> bool:
+        try:
+            self.pool.conns[index].send(("trie", tasks))
+        except OSError:
+            self._worker_died(index)
+            return False
+        return True
+
+
+def _batches(count: int) -> list[tuple[int, int]]:
+    """(start, end) of each batch: sizes ramp up through `_BATCH_SIZES`, then stay at the last."""
+    batches = []
+    start = 0
+    step = 0
+    while start < count:
+        size = _BATCH_SIZES[min(step, len(_BATCH_SIZES) - 1)]
+        batches.append((start, min(start + size, count)))
+        start += size
+        step += 1
+    return batches
