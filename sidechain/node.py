@@ -27,7 +27,7 @@ from sidechain.datadir import STORE_DIR
 from sidechain.deposits import DepositPool
 from sidechain.errors import SidechainError, UnknownBlock
 from sidechain.executor.abc import BlockExecutorAPI
-from sidechain.executor.sequential import SequentialExecutor
+from sidechain.executor.registry import make_executor
 from sidechain.genesis import Genesis
 from sidechain.mempool import Mempool
 from sidechain.producer import BlockProducer
@@ -78,19 +78,27 @@ class Node:
         *,
         block_interval: float | None = None,
         executor: BlockExecutorAPI | None = None,
+        executor_name: str = "sequential",
+        workers: int | None = None,
     ) -> Self:
         """Open an initialised data directory (see `sidechain.genesis.init_datadir`).
 
         `block_interval` (seconds) defaults to the genesis file's `block_interval`; a dev chain
-        also produces a block as soon as a transaction or a deposit is pending.
+        also produces a block as soon as a transaction or a deposit is pending. Without an
+        `executor`, one is made by name (`sequential` or `parallel` with `workers` processes
+        reading this store).
         """
         store = Store(datadir / STORE_DIR)
         chain = ChainData.load(store, datadir)
         genesis = chain.genesis()
+        if executor is None:
+            executor = make_executor(
+                executor_name, genesis.chain_id, store_path=store.path, workers=workers
+            )
         return cls(
             store,
             chain,
-            executor or SequentialExecutor(genesis.chain_id),
+            executor,
             genesis.block_interval if block_interval is None else block_interval,
         )
 

@@ -1,8 +1,8 @@
 """Executors by name, for the CLI (`--executor sequential|parallel|both`), replay and bench.
 
 An executor is a class `Executor(chain_id, forks, **options)` implementing `BlockExecutorAPI`,
-found at "module:Class". The parallel executor is listed before it lands: asking for it then
-says it is not available instead of failing on an import.
+found at "module:Class"; a listed executor whose module is missing is reported as not
+available instead of failing on an import.
 """
 
 import importlib

@@ -7,10 +7,12 @@ import signal
 from pathlib import Path
 
 from sidechain.datadir import init_dev, init_from_file
+from sidechain.executor.registry import EXECUTORS
 from sidechain.genesis import DEV_ACCOUNTS_FILE
 from sidechain.node import Node
 from sidechain.rpc.app import RpcSettings, serve
 from sluice.config import NodeConfig, load_config
+from sluice.errors import SluiceError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--rpc-port", type=int, help="JSON-RPC port (default 8545)")
     run.add_argument(
         "--block-interval", type=float, help="seconds between blocks (default: the genesis')"
+    )
+    run.add_argument(
+        "--executor",
+        choices=tuple(EXECUTORS),
+        default="parallel",
+        help="block executor (default parallel; blocks under 64 transactions run sequentially)",
+    )
+    run.add_argument(
+        "--workers", type=int, help="parallel executor processes (default: the number of cores)"
     )
     _add_common(run)
     run.set_defaults(handler=_run)
@@ -72,19 +83,26 @@ def _init(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     config = _node_config(args)
     settings = RpcSettings(host=config.rpc_host, port=config.rpc_port)
-    asyncio.run(_serve_until_signalled(config.datadir, settings, args.block_interval))
+    if args.workers is not None and args.workers < 1:
+        raise SluiceError(f"--workers must be >= 1, got {args.workers}")
+    asyncio.run(_serve_until_signalled(config.datadir, settings, args))
     return 0
 
 
 async def _serve_until_signalled(
-    datadir: Path, settings: RpcSettings, block_interval: float | None
+    datadir: Path, settings: RpcSettings, args: argparse.Namespace
 ) -> None:
     """Run until SIGINT or SIGTERM, then stop the server and the producer and close the store."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    node = Node.open(datadir, block_interval=block_interval)
+    node = Node.open(
+        datadir,
+        block_interval=args.block_interval,
+        executor_name=args.executor,
+        workers=args.workers,
+    )
     try:
         await serve(node, settings, stop)
         log.info("node stopped at block %d", node.head().number)
