@@ -31,7 +31,10 @@ APT_DIR="$REGTEST_DIR/apt"
 DEBS_DIR="$REGTEST_DIR/debs"
 UNSTABLE_PACKAGES=(bitcoin-knots libc6 libstdc++6 libgcc-s1
     libevent-core-2.1-7t64 libevent-extra-2.1-7t64 libevent-pthreads-2.1-7t64)
-STABLE_PACKAGES=(libzmq5 libsodium23 libpgm-5.3-0 libnorm1 libbsd0 libmd0)
+# From the system's own suite: libzmq5 and whatever of its dependencies the system lacks
+# (apt resolves them against the installed packages, so no release's library names are
+# written here: bookworm's libpgm-5.3-0 is trixie's libpgm-5.3-0t64).
+STABLE_PACKAGES=(libzmq5)
 DEBIAN_MIRROR="${SLUICE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 KEYRING="${SLUICE_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}"
 
@@ -86,26 +89,57 @@ apt_private() {  # state name, sources list, apt-get arguments...
         -o Debug::NoLocking=1 "$@"
 }
 
-download_suite() {  # suite, packages...
-    local suite="$1"; shift
-    local sources="$APT_DIR/$suite.list"
-    mkdir -p "$APT_DIR" "$DEBS_DIR"
+# The codename of the system's Debian release (its stable suite), from /etc/os-release.
+system_suite() {
+    [[ -r /etc/os-release ]] || fail "no /etc/os-release: cannot tell which Debian release this is; set BITCOIND"
+    local id codename
+    id="$(. /etc/os-release && printf '%s' "${ID:-}")"
+    codename="$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")"
+    [[ "$id" == debian ]] || fail "the Debian recipe needs Debian (this is '$id'); set BITCOIND to a bitcoind >= $MIN_MAJOR"
+    [[ -n "$codename" ]] || fail "/etc/os-release has no VERSION_CODENAME; set BITCOIND"
+    printf '%s\n' "$codename"
+}
+
+read_suite() {  # suite: a private apt state that knows only that suite
+    local suite="$1" sources="$APT_DIR/$1.list"
+    mkdir -p "$APT_DIR"
     printf 'deb [signed-by=%s] %s %s main\n' "$KEYRING" "$DEBIAN_MIRROR" "$suite" > "$sources"
     log "reading Debian $suite package lists"
     apt_private "$suite" "$sources" update >/dev/null \
         || fail "apt-get update for Debian $suite failed (is $DEBIAN_MIRROR reachable?)"
+}
+
+download_exact() {  # suite, packages...: these packages, whatever the system has
+    local suite="$1"; shift
+    read_suite "$suite"
     log "downloading from $suite: $*"
-    (cd "$DEBS_DIR" && apt_private "$suite" "$sources" download "$@" >/dev/null) \
+    mkdir -p "$DEBS_DIR"
+    (cd "$DEBS_DIR" && apt_private "$suite" "$APT_DIR/$suite.list" download "$@" >/dev/null) \
         || fail "apt-get download from Debian $suite failed for: $*"
+}
+
+download_missing() {  # suite, packages...: these and their dependencies the system lacks
+    local suite="$1"; shift
+    read_suite "$suite"
+    log "downloading from $suite what the system lacks of: $*"
+    local archives="$APT_DIR/$suite/cache/archives"
+    rm -f "$archives"/*.deb
+    apt_private "$suite" "$APT_DIR/$suite.list" install --download-only --no-install-recommends \
+        -y "$@" >/dev/null \
+        || fail "apt-get could not resolve $* from Debian $suite against the installed packages"
+    mkdir -p "$DEBS_DIR"
+    find "$archives" -maxdepth 1 -name '*.deb' -exec mv -t "$DEBS_DIR" {} +
 }
 
 install_from_debian() {
     command -v apt-get >/dev/null || fail "no bitcoind found and no apt-get to fetch one; set BITCOIND"
     command -v dpkg-deb >/dev/null || fail "dpkg-deb is needed to unpack Debian packages"
     [[ -r "$KEYRING" ]] || fail "Debian archive keyring $KEYRING not found (set SLUICE_DEBIAN_KEYRING)"
+    local suite
+    suite="$(system_suite)"
     rm -rf "$DEBS_DIR" "$ROOT_DIR.tmp"
-    download_suite unstable "${UNSTABLE_PACKAGES[@]}"
-    download_suite bookworm "${STABLE_PACKAGES[@]}"
+    download_exact unstable "${UNSTABLE_PACKAGES[@]}"
+    download_missing "$suite" "${STABLE_PACKAGES[@]}"
     mkdir -p "$ROOT_DIR.tmp"
     local deb
     for deb in "$DEBS_DIR"/*.deb; do
