@@ -125,6 +125,10 @@ class BitcoindNode:
             "rpcallowip=127.0.0.1",
             f"rpcauth={_rpcauth_line(self.rpc_user, self.rpc_password)}",
         ]
+        if self._wallet_dir.exists():
+            # Loaded during start-up, before RPC leaves warm-up: a wallet call that waited
+            # out a restart never finds the wallet missing.
+            options.insert(options.index("[regtest]") + 1, f"wallet={WALLET}")
         # Knots-only policy: let token (Omni) outputs relay, and the deposit script's
         # `<recipient> OP_DROP` prefix, which Knots counts as data-carrier injection.
         for option, value in KNOTS_POLICY.items():
@@ -169,8 +173,12 @@ class BitcoindNode:
             raise FailedToStart(self.name, str(error), self._log_tail()) from error
         log.info("[%s] RPC ready on port %d", self.name, self.rpc_port)
 
+    @property
+    def _wallet_dir(self) -> Path:
+        return self.datadir / "regtest" / "wallets" / WALLET
+
     def _load_wallet(self) -> None:
-        if (self.datadir / "regtest" / "wallets" / WALLET).exists():
+        if self._wallet_dir.exists():
             try:
                 self.rpc("loadwallet", WALLET, wallet=False)
             except BitcoinRPCError as error:

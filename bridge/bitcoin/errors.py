@@ -6,7 +6,10 @@ SluiceError
     │   └── BitcoinWarmingUp     code -28: the node is still loading
     └── BitcoinConnectionError   no usable answer: refused, timed out, bad credentials
         ├── BitcoinAuthError     HTTP 401: wrong user, password or cookie
-        └── BitcoinTimeout       no answer within the timeout
+        ├── BitcoinTimeout       no answer within the timeout
+        ├── BitcoinRequestLost   the connection dropped after a call that must not be repeated
+        │                        was sent: it may have run (carries .method)
+        └── BitcoinBadReply      the reply is not JSON-RPC or does not match the request
 """
 
 from sluice.errors import SluiceError
@@ -48,6 +51,22 @@ class BitcoinAuthError(BitcoinConnectionError):
 
 class BitcoinTimeout(BitcoinConnectionError):
     """bitcoind did not answer within the timeout."""
+
+
+class BitcoinRequestLost(BitcoinConnectionError):
+    """The connection dropped after `method` was sent; it is not repeated because running it
+    twice could do something twice (pay, mine). Look at bitcoind before sending it again."""
+
+    def __init__(self, url: str, method: str, cause: str) -> None:
+        self.method = method
+        super().__init__(
+            url,
+            f"connection lost ({cause}) after {method} was sent: it may have run; not repeated",
+        )
+
+
+class BitcoinBadReply(BitcoinConnectionError):
+    """bitcoind (or whatever answers at the URL) sent something that is not the reply asked for."""
 
 
 def rpc_error(code: int, message: str, method: str = "") -> BitcoinRPCError:

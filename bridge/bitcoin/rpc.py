@@ -1,4 +1,11 @@
-"""Async JSON-RPC client for bitcoind: auth, batching, timeouts, typed errors, retry on restart."""
+"""Async JSON-RPC client for bitcoind: auth, batching, timeouts, typed errors, retry on restart.
+
+Retries: a call whose connection was refused (bitcoind down or restarting) never reached
+bitcoind, so it is retried with backoff whatever it is; so is a call answered "warming up"
+(-28). A connection that drops after the request was sent is different: bitcoind may have run
+the call. Only calls that are safe to run twice (`repeatable`) are then sent again; any other
+(sendtoaddress, walletcreatefundedpsbt, generatetoaddress...) raises `BitcoinRequestLost`.
+"""
 
 import asyncio
 import itertools
@@ -15,7 +22,9 @@ import aiohttp
 
 from bridge.bitcoin.errors import (
     BitcoinAuthError,
+    BitcoinBadReply,
     BitcoinConnectionError,
+    BitcoinRequestLost,
     BitcoinTimeout,
     BitcoinWarmingUp,
     rpc_error,
@@ -23,6 +32,18 @@ from bridge.bitcoin.errors import (
 from sluice.config import BitcoinConfig
 
 log = logging.getLogger(__name__)
+
+# Calls that change nothing, or whose second run changes nothing more: reads, waits, and the
+# broadcast of an already signed transaction (sent twice it is still one transaction).
+_REPEATABLE_PREFIXES = ("get", "list", "decode", "estimate", "waitfor")
+_REPEATABLE = frozenset(
+    {"sendrawtransaction", "testmempoolaccept", "validateaddress", "deriveaddresses", "uptime"}
+)
+
+
+def repeatable(method: str) -> bool:
+    """Whether running `method` twice does no more than running it once."""
+    return method in _REPEATABLE or method.startswith(_REPEATABLE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -102,15 +123,16 @@ class BitcoinRPC:
     async def call(self, method: str, *params: Any) -> Any:
         """Run one RPC; raises `BitcoinRPCError` (with bitcoind's code) if bitcoind refuses it."""
         request = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": params}
-        reply = await self._post(request, method)
+        reply = await self._post(request, method, repeatable(method))
         if not isinstance(reply, dict):
-            raise BitcoinConnectionError(self.url, f"{method}: reply is not a JSON-RPC object")
+            raise BitcoinBadReply(self.url, f"{method}: reply is not a JSON-RPC object")
         return _result(reply, method)
 
     async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Run several RPCs in one HTTP request; results come back in the order of `calls`.
 
-        If any call fails, its typed error is raised (the others may still have run).
+        If any call fails, its typed error is raised (the others may still have run). A batch
+        is sent again after a dropped connection only if every call in it is repeatable.
         """
         if not calls:
             return []
@@ -120,20 +142,38 @@ class BitcoinRPC:
             {"jsonrpc": "1.0", "id": first_id + n, "method": method, "params": list(params)}
             for n, (method, params) in enumerate(calls)
         ]
-        replies = await self._post(requests, f"batch of {len(calls)}")
+        what = f"batch of {len(calls)}"
+        safe = all(repeatable(method) for method, _ in calls)
+        replies = await self._post(requests, what, safe)
         if not isinstance(replies, list) or len(replies) != len(calls):
-            raise BitcoinConnectionError(self.url, "batch reply does not match the request")
-        by_id = {reply.get("id"): reply for reply in replies}
-        return [_result(by_id[first_id + n], method) for n, (method, _) in enumerate(calls)]
+            raise BitcoinBadReply(self.url, f"{what}: reply is not a list of {len(calls)} replies")
+        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict)}
+        results = []
+        for n, (method, _) in enumerate(calls):
+            reply = by_id.get(first_id + n)
+            if reply is None:
+                raise BitcoinBadReply(
+                    self.url, f"{what}: no reply with id {first_id + n} (the {method} call)"
+                )
+            results.append(_result(reply, method))
+        return results
 
-    async def _post(self, body: Any, what: str) -> Any:
-        """POST with retries while bitcoind refuses connections or is warming up."""
+    async def _post(self, body: Any, what: str, safe_to_repeat: bool) -> Any:
+        """POST with retries while bitcoind refuses connections or is warming up, and, for a
+        call safe to repeat, after a connection lost mid-call."""
         for delay in [*self._retry.delays(), None]:
             try:
                 reply = await self._post_once(body, what)
                 if isinstance(reply, dict):
                     _result(reply, what)  # raises BitcoinWarmingUp during warm-up
                 return reply
+            except _Lost as error:
+                if not safe_to_repeat:
+                    raise BitcoinRequestLost(self.url, what, str(error)) from error
+                if delay is None:
+                    raise BitcoinConnectionError(self.url, f"{what}: {error}") from error
+                log.debug("%s to %s: %s; sending it again in %.1fs", what, self.url, error, delay)
+                await asyncio.sleep(delay)
             except (_Refused, BitcoinWarmingUp) as error:
                 if delay is None:
                     if isinstance(error, _Refused):
@@ -156,16 +196,16 @@ class BitcoinRPC:
             raise BitcoinTimeout(
                 self.url, f"{what}: no answer within {self._timeout.total}s"
             ) from error
-        except aiohttp.ClientConnectorError as error:
+        except aiohttp.ClientConnectorError as error:  # no connection: nothing was sent
             raise _Refused(f"connection refused ({error.os_error.strerror})") from error
-        except aiohttp.ClientConnectionError as error:  # a pooled connection that bitcoind closed
-            raise _Refused(f"connection lost ({type(error).__name__})") from error
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            raise _Lost(f"connection lost: {type(error).__name__}") from error
         except aiohttp.ClientError as error:
             raise BitcoinConnectionError(self.url, f"{what}: {type(error).__name__}") from error
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise BitcoinConnectionError(
+            raise BitcoinBadReply(
                 self.url, f"{what}: HTTP {response.status}, body is not JSON: {text[:200]!r}"
             ) from error
 
@@ -187,7 +227,11 @@ class BitcoinRPC:
 
 
 class _Refused(Exception):
-    """Internal: bitcoind is not accepting connections (yet); worth a retry."""
+    """Internal: bitcoind is not accepting connections (yet); nothing was sent, worth a retry."""
+
+
+class _Lost(Exception):
+    """Internal: the connection broke after the request was sent; bitcoind may have run it."""
 
 
 def _result(reply: dict[str, Any], method: str) -> Any:

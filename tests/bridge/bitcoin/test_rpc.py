@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from decimal import Decimal
 
 import pytest
 
@@ -12,7 +13,9 @@ from bridge.bitcoin.errors import (
     BitcoinTimeout,
 )
 from bridge.bitcoin.rpc import BitcoinRPC, RetryPolicy
+from regtest.binaries import Binaries
 from regtest.node import WALLET, BitcoindNode
+from regtest.util import wait_until
 
 
 def client(node: BitcoindNode, **kwargs) -> BitcoinRPC:
@@ -108,17 +111,43 @@ async def test_nothing_listening_is_a_connection_error_after_retries():
     assert "connection refused" in str(raised.value)
 
 
-async def test_client_survives_a_bitcoind_restart_during_a_call(bitcoind: BitcoindNode):
-    """bitcoind goes down and comes back while a call is retrying: the call completes."""
-    height = bitcoind.getblockcount()
-    async with client(bitcoind, retry=RetryPolicy(attempts=40, max_delay=0.5)) as rpc:
-        assert await rpc.call("getblockcount") == height
+async def test_a_payment_sent_while_bitcoind_restarts_waits_and_is_made_once(
+    bitcoind: BitcoindNode, caplog
+):
+    """bitcoind is down when sendtoaddress is called: the connection is refused (nothing was
+    sent), so the client retries until bitcoind is back, and the payment happens once."""
+    caplog.set_level(logging.DEBUG, logger="bridge.bitcoin.rpc")
+    address = bitcoind.new_address()
+    async with client(bitcoind, wallet=WALLET, retry=RetryPolicy(40, max_delay=0.5)) as rpc:
         bitcoind.stop()
-        call = asyncio.create_task(rpc.call("getblockcount"))
-        await asyncio.sleep(0.3)
-        assert not call.done()  # refused and retrying
+        payment = asyncio.create_task(rpc.call("sendtoaddress", address, "0.3"))
         await asyncio.to_thread(bitcoind.start)
-        assert await asyncio.wait_for(call, 30) == height
+        txid = await asyncio.wait_for(payment, 30)
+    assert "connection refused" in caplog.text  # the call did wait for the restart
+    assert bitcoind.getreceivedbyaddress(address, 0) == Decimal("0.3")
+    assert txid in bitcoind.getrawmempool()
+
+
+async def test_a_call_in_flight_when_bitcoind_crashes_is_sent_again_after_restart(
+    bitcoind_binaries: Binaries, tmp_path
+):
+    """bitcoind dies (kill -9) while holding a waitforblockheight call: the connection drops
+    after the request was sent; the call is safe to repeat, so the client sends it again once
+    bitcoind is back and returns the block it was waiting for."""
+    node = BitcoindNode(tmp_path / "crash", bitcoind_binaries, index=2)
+    with node:
+        height = node.getblockcount()
+        async with client(node, retry=RetryPolicy(40, max_delay=0.5)) as rpc:
+            waiting = asyncio.create_task(rpc.call("waitforblockheight", height + 1, 60_000))
+            await asyncio.to_thread(wait_until, lambda: _running(node, "waitforblockheight"))
+            node.kill()
+            await asyncio.to_thread(node.start)
+            (block,) = node.mine(1)
+            assert await asyncio.wait_for(waiting, 30) == {"hash": block, "height": height + 1}
+
+
+def _running(node: BitcoindNode, method: str) -> bool:
+    return any(c["method"] == method for c in node.getrpcinfo()["active_commands"])
 
 
 def test_bad_url_is_refused_up_front():
