@@ -92,10 +92,12 @@ class BlockResult:
 
 @dataclass(frozen=True)
 class ExecutionStats:
-    """How the last block went inside an executor: re-executed transactions (Block-STM) and
-    seconds per phase (execution, state root, ...), for benchmarks."""
+    """How the last block went inside an executor: transactions executed speculatively in
+    workers and those re-executed (Block-STM), and seconds per phase (execution, state root,
+    ...), for benchmarks."""
 
     reexecutions: int = 0
+    speculated: int = 0
     time_split: Mapping[str, float] = field(default_factory=dict)
 
 

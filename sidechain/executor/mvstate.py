@@ -11,7 +11,7 @@ pre-state trie) and every read that leaves the transaction is recorded, so Block
 later whether the transaction saw what block order says it should have.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ import rlp
 from eth.abc import AccountDatabaseAPI, DatabaseAPI, MetaWitnessAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.journal import get_next_checkpoint
+from eth.db.witness import MetaWitness
 from eth.rlp.accounts import Account
 from eth_typing import Address, Hash32
 from eth_utils import keccak
@@ -109,6 +110,13 @@ class View:
     def get(self, key: Key) -> Any:
         return self.get_source(key)[0]
 
+    def copy(self) -> "View":
+        """Another view of the same pre-state with the same writes, changed independently."""
+        view = View(self.pre)
+        view.data = dict(self.data)
+        view.codes = dict(self.codes)
+        return view
+
     def get_source(self, key: Key) -> tuple[Any, bool]:
         """(value, True if it came from the pre-state)."""
         value = self.data.get(key, _MISSING)
@@ -160,6 +168,7 @@ class RecordingAccountDB(AccountDatabaseAPI):
         self.view = view
         self._root = state_root
         self.counter_slots: frozenset[Key] = frozenset()
+        self.root_of: Callable[[TxWrites], Hash32] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -173,6 +182,18 @@ class RecordingAccountDB(AccountDatabaseAPI):
 
     def take(self) -> TxAccess:
         """The transaction's reads and writes; the next transaction starts from nothing."""
+        changes = self.changes()
+        access = TxAccess(
+            tuple(self._pre_reads),
+            {k: v for k, v in self._reads.items() if k not in self._pre_reads},
+            self._counter_reads,
+            changes,
+        )
+        self._reset()
+        return access
+
+    def changes(self) -> TxWrites:
+        """What the transaction has written so far."""
         writes: dict[Key, Any] = {}
         deltas: BalanceDeltas = {}
         for key, value in self._local.items():
@@ -185,14 +206,7 @@ class RecordingAccountDB(AccountDatabaseAPI):
                 if kind == EXIST and value is True and self._is_pre_existing(key):
                     continue
                 writes[key] = value
-        access = TxAccess(
-            tuple(self._pre_reads),
-            {k: v for k, v in self._reads.items() if k not in self._pre_reads},
-            self._counter_reads,
-            TxWrites(writes, deltas, self._codes),
-        )
-        self._reset()
-        return access
+        return TxWrites(writes, deltas, self._codes)
 
     def _is_pre_existing(self, key: Key) -> bool:
         """Touching an account the pre-state has is a read of EXIST, not a write: it then does
@@ -259,7 +273,7 @@ class RecordingAccountDB(AccountDatabaseAPI):
         for later in [c for c in self._checkpoints if c > checkpoint]:
             del self._checkpoints[later]
 
-    # the state root is computed from committed changes, never inside a transaction
+    # the state root is computed from committed changes (`root_of`), never from a trie here
     @property
     def state_root(self) -> Hash32:
         return self._root
@@ -272,10 +286,14 @@ class RecordingAccountDB(AccountDatabaseAPI):
         return state_root == self._root
 
     def make_state_root(self) -> Hash32:
-        raise NotImplementedError("the parallel executor computes roots from committed changes")
+        """The root with this transaction's changes so far (receipts before Byzantium)."""
+        if self.root_of is None:
+            raise NotImplementedError("no intermediate state roots on this view")
+        return self.root_of(self.changes())
 
     def persist(self) -> MetaWitnessAPI:
-        raise NotImplementedError("the parallel executor computes roots from committed changes")
+        """Nothing to write: changes leave through `take` (the DAO fork's drain persists)."""
+        return MetaWitness(set(), {})
 
     # storage
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:

@@ -16,6 +16,7 @@ in-process. A worker that dies is replaced; its unfinished batches run in the co
 """
 
 import contextlib
+import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -28,7 +29,6 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, VirtualMachineAPI
 from eth.vm.forks import LondonVM
-from eth_typing import Hash32
 
 from sidechain.errors import ExecutionError
 from sidechain.executor.abc import (
@@ -41,19 +41,18 @@ from sidechain.executor.abc import (
     TxResult,
 )
 from sidechain.executor.batch_trie import Ref
-from sidechain.executor.forks import SLUICE_FORKS, BlockFrame, ForkSchedule
-from sidechain.executor.mvstate import SLOT, WIPE, Key, TrieReader, TxWrites, View, counter_keys
+from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
+from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites, counter_keys
 from sidechain.executor.parallel_worker import (
     Batch,
     BlockSpec,
     PortableResult,
     Speculation,
-    TxRunner,
     worker_main,
 )
-from sidechain.executor.sequential import SequentialExecutor, finish_block
-from sidechain.executor.state_root import StateRootBuilder, TrieTask, run_task
-from sidechain.store import WriteOverlay
+from sidechain.executor.runner import BlockState, PhaseClock
+from sidechain.executor.sequential import SequentialExecutor
+from sidechain.executor.state_root import TrieTask, run_task
 from sidechain.system_tx import BlockTransaction
 
 MIN_PARALLEL_TXS = 64  # measured: below about 50 transactions the per-block round trips cost more
@@ -174,20 +173,17 @@ class ParallelExecutor(BlockExecutorAPI):
             self._stats = self._sequential.stats()
             return block
         assert self.store_path is not None
-        spec = BlockSpec(
-            block_id=next(self._block_ids),
-            store_path=self.store_path,
-            pre_root=pre_state.state_root,
-            vm_class=vm_class,
-            header=header,
-            chain_id=self.chain_id,
-            unprotected_txs=self.forks.unprotected_txs,
-            ancestor_hashes=pre_state.ancestor_hashes,
-            counter_slots=self.counter_slots,
+        env = dataclasses.replace(
+            self._sequential.block_env(pre_state, header), counter_slots=self.counter_slots
         )
+        spec = BlockSpec(next(self._block_ids), self.store_path, env)
         run = _BlockRun(self.pool, spec, pre_state, txs, extras)
         block = run.execute()
-        self._stats = ExecutionStats(reexecutions=run.reexecutions, time_split=run.laps)
+        self._stats = ExecutionStats(
+            reexecutions=run.reexecutions,
+            speculated=run.speculated,
+            time_split=run.clock.rounded(),
+        )
         return block
 
     def runs_in_parallel(
@@ -223,21 +219,11 @@ class _BlockRun:
     ) -> None:
         self.pool = pool
         self.spec = spec
-        self.pre_state = pre_state
         self.txs = txs
-        self.extras = extras
         self.encoded = [tx.encode() for tx in txs]
-        self.overlay = WriteOverlay(pre_state.db)
-        self.committed = View(TrieReader(pre_state.db, pre_state.state_root))
-        self.runner = TxRunner(spec, self.committed)
-        self.frame = BlockFrame(
-            spec.vm_class,
-            self.runner.state,
-            spec.header.copy(state_root=pre_state.state_root),
-            spec.chain_id,
-            extras.uncles,
-            extras.withdrawals,
-        )
+        self.block = BlockState(spec.env, pre_state, extras)
+        self.committed = self.block.committed
+        self.runner = self.block.runner
         workers = len(pool.conns)
         self.pending: list[dict[Key, Any]] = [{} for _ in range(workers)]
         self.pending_codes: list[dict[bytes, bytes]] = [{} for _ in range(workers)]
@@ -250,41 +236,28 @@ class _BlockRun:
         self.committed_upto = -1  # the last transaction committed
         self.deaths = 0
         self.reexecutions = 0
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.speculated = 0  # transactions executed in workers
+        self.clock = PhaseClock()
 
     def _spent(self, part: str, since: float) -> None:
         """Seconds within the execution phase, by part."""
-        self.laps[part] = self.laps.get(part, 0.0) + time.perf_counter() - since
-
-    def _lap(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.laps[phase] = self.laps.get(phase, 0.0) + now - self._last
-        self._last = now
+        self.clock.add(part, time.perf_counter() - since)
 
     def execute(self) -> BlockResult:
-        self.frame.begin()
-        self._commit(self.runner.db.take().changes)
+        self._commit(self.block.begin())
         for index in range(len(self.pool.conns)):
             self._start_block(index)
-        self._lap("setup")
+        self.clock.lap("setup")
         results = self._transactions()
-        self._lap("execution")
-        receipts = tuple(result.receipt for result in results)
-        requests_hash = self.frame.finish(self.txs, receipts)
-        self.committed.apply(self.runner.db.take().changes)
-        self._lap("block_end")
-        state_root = self._state_root()
+        self.clock.lap("execution")
+        requests_hash = self.block.finish(self.txs, results)
+        self.clock.lap("block_end")
+        state_root = self.block.state_root(self._run_trie_tasks)
         for conn in self.pool.conns:
             conn.send(("end",))  # let go of the snapshot: LMDB keeps pages a reader holds
-        self._lap("state_root")
-        for code_hash, code in self.committed.codes.items():
-            self.overlay[code_hash] = code
-        block = finish_block(
-            self.txs, tuple(results), state_root, requests_hash, self.overlay, self.extras
-        )
-        self._lap("list_roots")
-        self.laps = {phase: round(seconds, 4) for phase, seconds in self.laps.items()}
+        self.clock.lap("state_root")
+        block = self.block.result(self.txs, results, state_root, requests_hash)
+        self.clock.lap("list_roots")
         return block
 
     # workers
@@ -354,6 +327,7 @@ class _BlockRun:
             self.in_flight[index].remove((start, start + len(speculations)))
             for offset, speculation in enumerate(speculations):
                 self.speculations[start + offset] = speculation
+            self.speculated += len(speculations)
             self._dispatch(index)  # now, not after the next commit: it would wait idle
 
     # validation and commit, in block order
@@ -397,7 +371,7 @@ class _BlockRun:
             return None
         outcome = speculation.outcome
         changes = self._check(speculation)
-        if outcome is None or gas_needed > self.spec.header.gas_limit:
+        if outcome is None or gas_needed > self.spec.env.header.gas_limit:
             changes = None
         self.outcomes.append(changes is None)
         if self.speculating and len(self.outcomes) >= _WINDOW:
@@ -435,7 +409,7 @@ class _BlockRun:
         return TxWrites(writes, access.changes.deltas, access.changes.codes)
 
     def _commit(self, changes: TxWrites) -> None:
-        changed = self.committed.apply(changes)
+        changed = self.block.commit(changes)
         data = self.committed.data
         for pending, codes in zip(self.pending, self.pending_codes, strict=True):
             for key in changed:
@@ -443,10 +417,6 @@ class _BlockRun:
             codes.update(changes.codes)
 
     # state root
-    def _state_root(self) -> Hash32:
-        builder = StateRootBuilder(self.overlay, self.committed.pre, self._run_trie_tasks)
-        return builder.root(self.committed.data)
-
     def _run_trie_tasks(self, tasks: Sequence[TrieTask]) -> list[Ref | None]:
         """Tasks balanced over the workers by size; a worker that fails, they run here."""
         workers = len(self.pool.conns)
@@ -467,13 +437,13 @@ class _BlockRun:
             except (EOFError, OSError):
                 self._worker_died(index)
                 continue
-            self.overlay.writes.update(writes)
+            self.block.overlay.writes.update(writes)
             for position, ref in zip(assigned[index], worker_refs, strict=True):
                 refs[position] = ref
             assigned[index] = []
         for positions in assigned:  # what a dead worker did not do
             for position in positions:
-                refs[position] = run_task(self.overlay, self.committed.pre, tasks[position])
+                refs[position] = run_task(self.block.overlay, self.committed.pre, tasks[position])
         return refs
 
     def _trie_reply(self, index: int) -> tuple[list[Ref | None], dict[bytes, bytes]]:

@@ -5,32 +5,23 @@ A worker lives across blocks. For each block it opens one LMDB read transaction 
 the block's committed changes it is sent; it runs each batch in order over that view, keeping
 its own speculative writes for its later transactions, and returns per transaction the
 outcome and the recorded reads and writes. It commits nothing: a dead worker loses nothing.
-`TxRunner` is also what the coordinator uses to re-execute a transaction over committed state.
 """
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, ReceiptAPI, StateAPI, VirtualMachineAPI
+from eth.abc import ReceiptAPI
 from eth.rlp.logs import Log
 from eth.rlp.receipts import Receipt
-from eth.vm.chain_context import ChainContext
 from eth.vm.forks.berlin.receipts import TypedReceipt
 from eth_typing import Address, Hash32
 
 from sidechain.executor.abc import TxResult
-from sidechain.executor.mvstate import (
-    Key,
-    RecordingAccountDB,
-    TrieReader,
-    TxAccess,
-    View,
-)
-from sidechain.executor.pipeline import TransactionPipeline
+from sidechain.executor.mvstate import Key, TrieReader, TxAccess, View
+from sidechain.executor.runner import BlockEnv, TxRunner
 from sidechain.executor.state_root import TrieTask, run_task
 from sidechain.store import Snapshot, Store, WriteOverlay
 from sidechain.system_tx import BlockTransaction
@@ -38,19 +29,13 @@ from sidechain.system_tx import BlockTransaction
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """What a worker needs to execute a block's transactions: where the pre-state is, the
-    fork and block environment. Replies carry `block_id`: what a worker still sends about a
-    block that failed is then told from the next block's replies."""
+    """What a worker needs to execute a block's transactions: where the pre-state is, and the
+    block's environment. Replies carry `block_id`: what a worker still sends about a block
+    that failed is then told from the next block's replies."""
 
     block_id: int
     store_path: Path
-    pre_root: Hash32
-    vm_class: type[VirtualMachineAPI]
-    header: BlockHeaderAPI
-    chain_id: int
-    unprotected_txs: bool
-    ancestor_hashes: tuple[Hash32, ...]
-    counter_slots: frozenset[Key]
+    env: BlockEnv
 
 
 @dataclass(frozen=True)
@@ -130,65 +115,15 @@ class Speculation:
     access: TxAccess
 
 
-def _blind_delta_balance(self: StateAPI, address: Address, delta: int) -> None:
-    """py-evm's `delta_balance` reads the balance first: as a recorded read, every transfer to
-    one hot account would conflict. The recording database keeps credits blind instead."""
-    self._account_db.delta_balance(address, delta)  # type: ignore[attr-defined]
-
-
-@functools.cache
-def recording_state_class(vm_class: type[VirtualMachineAPI]) -> type[StateAPI]:
-    """`vm_class`'s state class over a `RecordingAccountDB`."""
-    base = vm_class.get_state_class()
-    return type(
-        f"Recording{base.__name__}",
-        (base,),
-        {"account_db_class": RecordingAccountDB, "delta_balance": _blind_delta_balance},
-    )
-
-
-class TxRunner:
-    """A py-evm state of the block's fork over `view`, applying transactions one at a time
-    through the shared `TransactionPipeline` and recording what each one read and wrote."""
-
-    def __init__(self, spec: BlockSpec, view: View) -> None:
-        context = spec.vm_class.create_execution_context(
-            spec.header, spec.ancestor_hashes, ChainContext(spec.chain_id)
-        )
-        self.state = recording_state_class(spec.vm_class)(view, context, spec.pre_root)  # type: ignore[arg-type]
-        self.db: RecordingAccountDB = self.state._account_db  # type: ignore[attr-defined]
-        self.db.counter_slots = spec.counter_slots
-        # building the state re-sets system contracts' code when it is already equal (py-evm's
-        # `set_system_contracts`): a no-op write, dropped here
-        self.db.take()
-        self.pipeline = TransactionPipeline(spec.chain_id, spec.vm_class, spec.unprotected_txs)
-        self.gas_limit = spec.header.gas_limit
-
-    def apply(self, tx: BlockTransaction, cumulative_gas: int) -> tuple[TxResult, TxAccess]:
-        """Raises `InvalidTransaction` (and forgets the transaction's changes) like the pipeline."""
-        try:
-            result = self.pipeline.apply(self.state, tx, cumulative_gas, self.gas_limit)
-        except Exception:
-            self.discard()
-            raise
-        return result, self.db.take()
-
-    def speculate(self, tx: BlockTransaction) -> Speculation:
-        """The outcome as if no gas were used before `tx`; the coordinator fixes the cumulative
-        gas (and checks the block gas limit) at commit. An invalid transaction may be invalid
-        only because of what the worker has not seen yet: it is left to the coordinator."""
-        try:
-            result, access = self.apply(tx, 0)
-        except Exception:  # the coordinator re-executes it and raises what it raises
-            return Speculation(None, self.db.take())
-        return Speculation(PortableResult.of(result), access)
-
-    def discard(self) -> None:
-        """Forget an unfinished transaction (and its transient storage, which py-evm clears
-        only after a normal return)."""
-        if hasattr(self.state, "transient_storage"):
-            self.state.clear_transient_storage()
-        self.db.take()
+def speculate(runner: TxRunner, tx: BlockTransaction) -> Speculation:
+    """The outcome as if no gas were used before `tx`; the coordinator fixes the cumulative gas
+    (and checks the block gas limit) at commit. An invalid transaction may be invalid only
+    because of what the worker has not seen yet: it is left to the coordinator."""
+    try:
+        result, access = runner.apply(tx, 0)
+    except Exception:  # the coordinator re-executes it and raises what it raises
+        return Speculation(None, runner.db.take())
+    return Speculation(PortableResult.of(result), access)
 
 
 class _BlockContext:
@@ -197,9 +132,9 @@ class _BlockContext:
     def __init__(self, spec: BlockSpec, snapshot: Snapshot, updates: Mapping[Key, Any]) -> None:
         self.spec = spec
         self.snapshot = snapshot
-        self.view = View(TrieReader(snapshot.state_db(), spec.pre_root))
-        self.runner = TxRunner(spec, self.view)
-        self.decode = spec.vm_class.get_transaction_builder().decode
+        self.view = View(TrieReader(snapshot.state_db(), spec.env.pre_root))
+        self.runner = TxRunner(spec.env, self.view)
+        self.decode = spec.env.vm_class.get_transaction_builder().decode
         self.view.set_all(updates)
         self._own: dict[Key, int] = {}  # key -> index of this worker's newest write to it
 
@@ -214,7 +149,7 @@ class _BlockContext:
         )
         out = []
         for index, raw in enumerate(batch.txs, batch.start):
-            speculation = self.runner.speculate(self.decode(raw))
+            speculation = speculate(self.runner, self.decode(raw))
             for key in self.view.apply(speculation.access.changes):
                 self._own[key] = index
             out.append(speculation)

@@ -14,6 +14,7 @@ from eth._utils.address import generate_contract_address
 from eth._utils.state import code_is_delegation_designation
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.message import Message
 from eth_keys.exceptions import BadSignature as EthKeysBadSignature
 from eth_typing import Address
@@ -49,6 +50,16 @@ def check_transaction(tx: SignedTransactionAPI, chain_id: int, unprotected: bool
         tx.validate()
     except (BadSignature, ValidationError) as error:
         raise InvalidTransaction(tx.hash, str(error)) from error
+
+
+def max_cost(tx: SignedTransactionAPI) -> int:
+    """What the sender must hold for `tx` to be valid: its value plus all its gas at the fee
+    cap, blob gas included (EIP-1559, EIP-4844). py-evm checks the gas at the effective price
+    only, and lets a blob transaction's value transfer fail inside the EVM instead."""
+    fee_cap = tx.max_fee_per_gas if hasattr(tx, "max_fee_per_gas") else tx.gas_price
+    blob_gas = get_total_blob_gas(tx)
+    blob_cost = blob_gas * tx.max_fee_per_blob_gas if blob_gas else 0  # type: ignore[attr-defined]
+    return tx.value + tx.gas * fee_cap + blob_cost
 
 
 def recover_sender(tx: SignedTransactionAPI) -> Address:
@@ -103,6 +114,11 @@ class TransactionPipeline:
         sender_code = state.get_code(tx.sender)
         if sender_code and not code_is_delegation_designation(sender_code):
             raise InvalidTransaction(tx.hash, "sender is a contract (EIP-3607)")
+        balance, cost = state.get_balance(tx.sender), max_cost(tx)
+        if balance < cost:
+            raise InvalidTransaction(
+                tx.hash, f"sender balance {balance} is below the transaction's maximum cost {cost}"
+            )
         try:
             computation = state.apply_transaction(tx)
         except ValidationError as error:

@@ -20,6 +20,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI, VirtualMachineAPI
 from eth.constants import BLANK_ROOT_HASH, MAX_UNCLE_DEPTH, MAX_UNCLES
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
+from eth.exceptions import UnrecognizedTransactionType
 from eth.tools._utils.normalization import normalize_account_state, normalize_block_header
 from eth.typing import AccountState
 from eth.vm.chain_context import ChainContext
@@ -179,7 +180,13 @@ class ChainReplay:
                 big_endian_to_int(header_fields[_HEADER_TIMESTAMP]),
             )
             block = rlp.decode(encoded, sedes=vm_class.get_block_class())
-        except (rlp.exceptions.RLPException, IndexError, TypeError, ValueError) as error:
+        except (
+            rlp.exceptions.RLPException,
+            UnrecognizedTransactionType,  # a typed transaction before its fork
+            IndexError,
+            TypeError,
+            ValueError,
+        ) as error:
             raise InvalidBlock(f"undecodable RLP ({type(error).__name__}: {error})") from error
         return block, vm_class
 

@@ -1,0 +1,235 @@
+"""A block run in block order over a field-level view of the state: what both executors share.
+
+`TxRunner` applies one transaction at a time through the shared `TransactionPipeline` on a py-evm
+state of the block's fork whose account database is `RecordingAccountDB` (plain dicts, no trie,
+every read and write recorded). `BlockState` is one block's committed view with the fork's
+block frame around it: the sequential executor runs every transaction through it; the parallel
+executor's coordinator commits its workers' write sets into it and re-executes there what read
+stale data. Both compute the state root from the committed changes with the same batched
+`StateRootBuilder`, in-process or as tasks over workers.
+"""
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth.abc import BlockHeaderAPI, StateAPI, VirtualMachineAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth_typing import Address, Hash32
+
+from sidechain.executor.abc import NO_EXTRAS, BlockExtras, BlockResult, PreState, TxResult
+from sidechain.executor.batch_trie import Ref
+from sidechain.executor.forks import BlockFrame
+from sidechain.executor.mvstate import Key, RecordingAccountDB, TrieReader, TxAccess, TxWrites, View
+from sidechain.executor.pipeline import TransactionPipeline
+from sidechain.executor.state_root import NodeDB, StateRootBuilder, TaskRunner, TrieTask, run_task
+from sidechain.executor.trie_root import ordered_trie_root
+from sidechain.store import WriteOverlay
+from sidechain.system_tx import BlockTransaction, DepositTransaction
+
+
+@dataclass(frozen=True)
+class BlockEnv:
+    """What executing a block's transactions needs besides the state: the fork, the block
+    environment, the pre-state root and the opt-in commutative counter slots."""
+
+    vm_class: type[VirtualMachineAPI]
+    header: BlockHeaderAPI
+    chain_id: int
+    unprotected_txs: bool
+    ancestor_hashes: tuple[Hash32, ...]
+    pre_root: Hash32
+    counter_slots: frozenset[Key] = frozenset()
+
+
+def _blind_delta_balance(self: StateAPI, address: Address, delta: int) -> None:
+    """py-evm's `delta_balance` reads the balance first: as a recorded read, every transfer to
+    one hot account would conflict. The recording database keeps credits blind instead."""
+    self._account_db.delta_balance(address, delta)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def recording_state_class(vm_class: type[VirtualMachineAPI]) -> type[StateAPI]:
+    """`vm_class`'s state class over a `RecordingAccountDB`."""
+    base = vm_class.get_state_class()
+    return type(
+        f"Recording{base.__name__}",
+        (base,),
+        {"account_db_class": RecordingAccountDB, "delta_balance": _blind_delta_balance},
+    )
+
+
+class TxRunner:
+    """A py-evm state of the block's fork over `view`, applying transactions one at a time
+    through the shared `TransactionPipeline` and recording what each one read and wrote."""
+
+    def __init__(self, env: BlockEnv, view: View) -> None:
+        context = env.vm_class.create_execution_context(
+            env.header, env.ancestor_hashes, ChainContext(env.chain_id)
+        )
+        self.state = recording_state_class(env.vm_class)(view, context, env.pre_root)  # type: ignore[arg-type]
+        self.db: RecordingAccountDB = self.state._account_db  # type: ignore[attr-defined]
+        self.db.counter_slots = env.counter_slots
+        # building the state re-sets system contracts' code when it is already equal (py-evm's
+        # `set_system_contracts`): a no-op write, dropped here
+        self.db.take()
+        self.pipeline = TransactionPipeline(env.chain_id, env.vm_class, env.unprotected_txs)
+        self.gas_limit = env.header.gas_limit
+
+    def apply(self, tx: BlockTransaction, cumulative_gas: int) -> tuple[TxResult, TxAccess]:
+        """Raises `InvalidTransaction` (and forgets the transaction's changes) like the pipeline."""
+        try:
+            result = self.pipeline.apply(self.state, tx, cumulative_gas, self.gas_limit)
+        except Exception:
+            self.discard()
+            raise
+        return result, self.db.take()
+
+    def discard(self) -> None:
+        """Forget an unfinished transaction (and its transient storage, which py-evm clears
+        only after a normal return)."""
+        if hasattr(self.state, "transient_storage"):
+            self.state.clear_transient_storage()
+        self.db.take()
+
+
+def in_process(db: NodeDB, reader: TrieReader) -> TaskRunner:
+    """A `TaskRunner` that runs trie tasks here, in order."""
+
+    def run(tasks: Sequence[TrieTask]) -> list[Ref | None]:
+        return [run_task(db, reader, task) for task in tasks]
+
+    return run
+
+
+class BlockState:
+    """One block's committed state: the pre-state view with every committed transaction's
+    writes, the fork's frame around the transactions, and the new trie nodes (`overlay`)."""
+
+    def __init__(self, env: BlockEnv, pre_state: PreState, extras: BlockExtras) -> None:
+        self.env = env
+        self.extras = extras
+        self.overlay = WriteOverlay(pre_state.db)
+        self.committed = View(TrieReader(pre_state.db, pre_state.state_root))
+        self.runner = TxRunner(env, self.committed)
+        # forks before Byzantium put the state root after each transaction in its receipt
+        self.runner.db.root_of = self._intermediate_root
+        self.frame = BlockFrame(
+            env.vm_class,
+            self.runner.state,
+            env.header.copy(state_root=pre_state.state_root),
+            env.chain_id,
+            extras.uncles,
+            extras.withdrawals,
+        )
+
+    def begin(self) -> TxWrites:
+        """The fork's pre-block changes (system calls), for the caller to commit."""
+        self.frame.begin()
+        return self.runner.db.take().changes
+
+    def commit(self, changes: TxWrites) -> list[Key]:
+        """Apply a transaction's changes in block order; returns the keys whose values changed."""
+        return self.committed.apply(changes)
+
+    def apply(self, tx: BlockTransaction, cumulative_gas: int) -> TxResult:
+        """Execute `tx` on the committed state and commit it."""
+        result, access = self.runner.apply(tx, cumulative_gas)
+        self.commit(access.changes)
+        return result
+
+    def finish(
+        self, txs: tuple[BlockTransaction, ...], results: Sequence[TxResult]
+    ) -> Hash32 | None:
+        """The fork's block end (withdrawals, requests, rewards or our fee credit), committed;
+        returns the requests hash."""
+        requests_hash = self.frame.finish(txs, tuple(result.receipt for result in results))
+        self.commit(self.runner.db.take().changes)
+        return requests_hash
+
+    def state_root(self, run_tasks: TaskRunner | None = None) -> Hash32:
+        """The post-state root; its trie tasks run through `run_tasks` (default: here)."""
+        run_tasks = run_tasks or in_process(self.overlay, self.committed.pre)
+        builder = StateRootBuilder(self.overlay, self.committed.pre, run_tasks)
+        return builder.root(self.committed.data)
+
+    def _intermediate_root(self, changes: TxWrites) -> Hash32:
+        """The root with `changes` applied after what is committed; its nodes are not kept."""
+        view = self.committed.copy()
+        view.apply(changes)
+        scratch = WriteOverlay(self.overlay)
+        builder = StateRootBuilder(scratch, view.pre, in_process(scratch, view.pre))
+        return builder.root(view.data)
+
+    def result(
+        self,
+        txs: tuple[BlockTransaction, ...],
+        results: Sequence[TxResult],
+        state_root: Hash32,
+        requests_hash: Hash32 | None,
+    ) -> BlockResult:
+        """The `BlockResult`, with the contract codes the block created among its writes."""
+        for code_hash, code in self.committed.codes.items():
+            self.overlay[code_hash] = code
+        return finish_block(
+            txs, tuple(results), state_root, requests_hash, self.overlay, self.extras
+        )
+
+
+def finish_block(
+    txs: tuple[BlockTransaction, ...],
+    results: tuple[TxResult, ...],
+    state_root: Hash32,
+    requests_hash: Hash32 | None,
+    overlay: WriteOverlay,
+    extras: BlockExtras = NO_EXTRAS,
+) -> BlockResult:
+    """Assemble a `BlockResult`: roots of the transactions, receipts and withdrawals, bloom, gas."""
+    receipts = tuple(result.receipt for result in results)
+    bloom = 0
+    for receipt in receipts:
+        bloom |= receipt.bloom
+    return BlockResult(
+        transactions=txs,
+        results=results,
+        gas_used=receipts[-1].gas_used if receipts else 0,
+        fees=sum(result.fee for result in results),
+        state_root=state_root,
+        transactions_root=ordered_trie_root([tx.encode() for tx in txs]),
+        receipts_root=ordered_trie_root([receipt.encode() for receipt in receipts]),
+        bloom=bloom,
+        blob_gas_used=sum(
+            get_total_blob_gas(tx) for tx in txs if not isinstance(tx, DepositTransaction)
+        ),
+        requests_hash=requests_hash,
+        state_writes=overlay.writes,
+        withdrawals_root=(
+            ordered_trie_root([w.encode() for w in extras.withdrawals])
+            if extras.withdrawals
+            else BLANK_ROOT_HASH
+        ),
+    )
+
+
+class PhaseClock:
+    """Seconds spent per phase of a block, for `ExecutionStats.time_split`; a phase timed more
+    than once adds up."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        """The time since the last lap goes to `phase`."""
+        now = time.perf_counter()
+        self.add(phase, now - self._last)
+        self._last = now
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.laps[phase] = self.laps.get(phase, 0.0) + seconds
+
+    def rounded(self) -> dict[str, float]:
+        return {phase: round(seconds, 4) for phase, seconds in self.laps.items()}
