@@ -9,8 +9,8 @@ over the committed state, which is always valid. The fee credit is applied once 
 through the fork's own block end (`BlockFrame.finish`), and the state root is computed from the
 committed changes as trie tasks spread over the workers (`state_root`).
 
-Small blocks, blocks without a store the workers can open, and forks before London (checked
-against the sequential executor from London to Prague only) run on the sequential executor.
+Small blocks, blocks without a store the workers can open, and forks before Byzantium (their
+receipts hold the state root after each transaction) run on the sequential executor.
 A block whose speculation mostly fails (a dependency chain) stops dispatching and finishes
 in-process. A worker that dies is replaced; its unfinished batches run in the coordinator.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, VirtualMachineAPI
-from eth.vm.forks import LondonVM
+from eth.vm.forks import ByzantiumVM
 
 from sidechain.errors import ExecutionError
 from sidechain.executor.abc import (
@@ -128,7 +128,10 @@ class ParallelExecutor(BlockExecutorAPI):
     `PreState` interface carries only a database object, which cannot cross processes);
     without it every block runs sequentially. `counter_slots` are (contract, slot) pairs whose
     contract only ever adds to or subtracts from them (a token's total supply, a deposit
-    counter): they merge as deltas at commit instead of serializing transactions.
+    counter): they merge as deltas at commit instead of serializing transactions. Blocks of
+    fewer than `min_parallel_txs` transactions run sequentially (replay sets 1, so every block
+    with a transaction goes through the workers). `pool` shares workers started by the caller
+    (replay runs thousands of short chains on one pool); `close` then leaves them running.
     """
 
     name = "parallel"
@@ -141,6 +144,7 @@ class ParallelExecutor(BlockExecutorAPI):
         store_path: Path | None = None,
         counter_slots: Sequence[tuple[bytes, int]] = (),
         min_parallel_txs: int = MIN_PARALLEL_TXS,
+        pool: "WorkerPool | None" = None,
     ) -> None:
         self.chain_id = chain_id
         self.forks = forks
@@ -149,7 +153,10 @@ class ParallelExecutor(BlockExecutorAPI):
         self.counter_slots = counter_keys(counter_slots)
         self.min_parallel_txs = min_parallel_txs
         self._sequential = SequentialExecutor(chain_id, forks)
-        self._pool = WorkerPool(self.workers) if store_path is not None else None
+        self._shared = pool is not None
+        if pool is None and store_path is not None:
+            pool = WorkerPool(self.workers)
+        self._pool = pool
         self._stats = ExecutionStats()
         self._block_ids = itertools.count()
 
@@ -193,15 +200,15 @@ class ParallelExecutor(BlockExecutorAPI):
         return (
             self.store_path is not None
             and len(txs) >= self.min_parallel_txs
-            and issubclass(vm_class, LondonVM)
+            and issubclass(vm_class, ByzantiumVM)
         )
 
     def stats(self) -> ExecutionStats:
         return self._stats
 
     def close(self) -> None:
-        """Stop the workers (a later parallel block starts new ones)."""
-        if self._pool is not None:
+        """Stop the workers (a later parallel block starts new ones), unless they are shared."""
+        if self._pool is not None and not self._shared:
             self._pool.close()
             self._pool = None
 

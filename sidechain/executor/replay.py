@@ -9,7 +9,10 @@ with the executor under test and checks every field the header commits to. The h
 the heaviest chain before the merge and the latest imported block after it.
 """
 
+import inspect
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,9 @@ from sidechain.executor.abc import BlockExecutorAPI, BlockExtras, PreState
 from sidechain.executor.errors import FixtureError, InvalidBlock, UnknownFork
 from sidechain.executor.forks import ForkSchedule, network_forks
 from sidechain.executor.header import verify_execution
-from sidechain.executor.registry import make_executor
+from sidechain.executor.parallel import WorkerPool
+from sidechain.executor.registry import executor_class, make_executor
+from sidechain.store import Store
 
 _HEADER_NUMBER, _HEADER_TIMESTAMP = 8, 11  # positions in every fork's header RLP list
 _MAX_ANCESTORS = 256
@@ -114,15 +119,17 @@ class _Imported:
 
 
 class ChainReplay:
-    """One fixture's chain: every imported block, the state nodes, and the head."""
+    """One fixture's chain: every imported block, the head, and the state nodes in `store`
+    (an LMDB store, so a parallel executor's workers read each block's pre-state there)."""
 
     def __init__(
-        self, test: BlockchainTest, executor: BlockExecutorAPI, forks: ForkSchedule
+        self, test: BlockchainTest, executor: BlockExecutorAPI, forks: ForkSchedule, store: Store
     ) -> None:
         self.test = test
         self.forks = forks
         self.executor = executor
-        self.db = MemoryDB()
+        self.store = store
+        self.speculated = 0  # transactions the executor ran in worker processes
         genesis = self._genesis()
         self.blocks: dict[Hash32, _Imported] = {
             genesis.hash: _Imported(genesis, (), genesis.difficulty)
@@ -132,7 +139,9 @@ class ChainReplay:
     def _genesis(self) -> BlockHeaderAPI:
         fields = self.test.genesis_header
         vm_class = self.forks.vm_class_at(0, fields["timestamp"])
-        root = state_root_of(self.test.pre, vm_class, self.test.chain_id, self.db)
+        db = MemoryDB()
+        root = state_root_of(self.test.pre, vm_class, self.test.chain_id, db)
+        self.store.commit(db.kv_store, {})
         if root != fields["stateRoot"]:
             raise InvalidBlock(f"genesis state root {encode_hex(root)} != the fixture's")
         if self.test.genesis_rlp is not None:
@@ -156,14 +165,18 @@ class ChainReplay:
             self._validate(block, vm_class, parent)
         except ValidationError as error:
             raise InvalidBlock(str(error)) from error
-        pre = PreState(self.db, parent.state_root, self._ancestors(parent))
         withdrawals = tuple(getattr(block, "withdrawals", ()))
-        result = self.executor.execute_block(
-            pre, header, tuple(block.transactions), BlockExtras(tuple(block.uncles), withdrawals)
-        )
+        with self.store.reading() as snapshot:
+            pre = PreState(snapshot.state_db(), parent.state_root, self._ancestors(parent))
+            result = self.executor.execute_block(
+                pre,
+                header,
+                tuple(block.transactions),
+                BlockExtras(tuple(block.uncles), withdrawals),
+            )
+        self.speculated += self.executor.stats().speculated
         verify_execution(header, result)
-        for key, value in result.state_writes.items():
-            self.db[key] = value
+        self.store.commit(result.state_writes, {})
         total = parent_entry.total_difficulty + header.difficulty
         self.blocks[header.hash] = _Imported(header, tuple(block.uncles), total)
         heaviest = total > self.blocks[self.head.hash].total_difficulty
@@ -315,66 +328,101 @@ class TestOutcome:
     executor: str
     passed: bool
     detail: str
+    network: str = ""
+
+
+class Replayer:
+    """Replays tests through the executors named: each test on a fresh chain in its own
+    temporary store. The parallel executor sends every block with a transaction to its
+    workers (no small-block threshold), and its workers are started once for the whole run."""
+
+    def __init__(self, names: tuple[str, ...], workers: int | None = None) -> None:
+        self.names = names
+        self.workers = workers
+        self._pool: WorkerPool | None = None
+
+    def run(self, test: BlockchainTest) -> TestOutcome:
+        """Replay `test` with each executor: it passes only if it passes with all."""
+        outcomes = [self.run_one(test, name) for name in self.names]
+        failed = [outcome for outcome in outcomes if not outcome.passed]
+        shown = failed[0] if failed else outcomes[-1]
+        return TestOutcome(test.name, "+".join(self.names), not failed, shown.detail, test.network)
+
+    def run_one(self, test: BlockchainTest, name: str) -> TestOutcome:
+        """Replay `test` with the executor registered as `name`; a failure's detail says which
+        check failed. A crash (any other exception) fails the test, never counts as a
+        rejection."""
+        try:
+            forks = network_forks(test.network)
+        except UnknownFork as error:
+            return TestOutcome(test.name, name, False, str(error), test.network)
+        with tempfile.TemporaryDirectory(prefix="sluice-replay-") as tmp:
+            store = Store(Path(tmp))
+            executor = make_executor(name, test.chain_id, forks, **self._options(name, tmp))
+            try:
+                return _replay(test, name, ChainReplay(test, executor, forks, store))
+            except ExecutionError as error:
+                return TestOutcome(test.name, name, False, str(error), test.network)
+            except Exception as error:  # a crash of the replay or the executor fails this test
+                detail = f"crashed: {type(error).__name__}: {error}"
+                return TestOutcome(test.name, name, False, detail, test.network)
+            finally:
+                executor.close()
+                store.close()
+
+    def _options(self, name: str, store_path: str) -> dict[str, Any]:
+        options: dict[str, Any] = {"store_path": Path(store_path), "min_parallel_txs": 1}
+        if "pool" in inspect.signature(executor_class(name).__init__).parameters:
+            if self._pool is None:
+                self._pool = WorkerPool(self.workers or os.cpu_count() or 2)
+            options["pool"] = self._pool
+        return options
+
+    def close(self) -> None:
+        """Stop the shared workers."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def run_test(test: BlockchainTest, name: str) -> TestOutcome:
-    """Replay one test with the executor registered as `name`; a failure's detail says which
-    check failed. A crash (any other exception) fails the test, never counts as a rejection."""
+    """Replay one test with one executor (workers, if any, started for it alone)."""
+    replayer = Replayer((name,))
     try:
-        forks = network_forks(test.network)
-    except UnknownFork as error:
-        return TestOutcome(test.name, name, False, str(error))
-    executor = make_executor(name, test.chain_id, forks)
-    try:
-        return _replay(test, name, executor, forks)
-    except ExecutionError as error:
-        return TestOutcome(test.name, name, False, str(error))
-    except Exception as error:  # a crash of the replay or the executor fails this test only
-        return TestOutcome(test.name, name, False, f"crashed: {type(error).__name__}: {error}")
+        return replayer.run_one(test, name)
     finally:
-        executor.close()
+        replayer.close()
 
 
-def run_tests(test: BlockchainTest, names: tuple[str, ...]) -> TestOutcome:
-    """Replay one test with each executor in `names`: it passes only if it passes with all."""
-    outcomes = [run_test(test, name) for name in names]
-    failed = [outcome for outcome in outcomes if not outcome.passed]
-    shown = failed[0] if failed else outcomes[0]
-    return TestOutcome(test.name, "+".join(names), not failed, shown.detail)
+def _replay(test: BlockchainTest, name: str, replay: ChainReplay) -> TestOutcome:
+    def outcome(passed: bool, detail: str) -> TestOutcome:
+        return TestOutcome(test.name, name, passed, detail, test.network)
 
-
-def _replay(
-    test: BlockchainTest, name: str, executor: BlockExecutorAPI, forks: ForkSchedule
-) -> TestOutcome:
-    replay = ChainReplay(test, executor, forks)
     for index, block in enumerate(test.blocks):
         rejection = _import(replay, block)
         if block.valid and rejection is not None:
-            return TestOutcome(test.name, name, False, f"block {index} rejected: {rejection}")
+            return outcome(False, f"block {index} rejected: {rejection}")
         if not block.valid and rejection is None:
-            return TestOutcome(
-                test.name, name, False, f"block {index} imported, expected {block.expect_exception}"
-            )
+            return outcome(False, f"block {index} imported, expected {block.expect_exception}")
     if replay.head.hash != test.last_block_hash:
-        return TestOutcome(
-            test.name,
-            name,
+        return outcome(
             False,
             f"head {encode_hex(replay.head.hash)}, expected {encode_hex(test.last_block_hash)}",
         )
     expected_root = test.post_state_hash
     if test.post_state is not None:
-        vm_class = forks.vm_class_for(replay.head)
+        vm_class = replay.forks.vm_class_for(replay.head)
         expected_root = state_root_of(test.post_state, vm_class, test.chain_id, MemoryDB())
     if expected_root is not None and expected_root != replay.head.state_root:
-        return TestOutcome(
-            test.name,
-            name,
+        return outcome(
             False,
             f"post-state root {encode_hex(replay.head.state_root)}, "
             f"expected {encode_hex(expected_root)}",
         )
-    return TestOutcome(test.name, name, True, f"{len(test.blocks)} blocks")
+    detail = f"{len(test.blocks)} blocks"
+    if replay.speculated:
+        detail += f", {replay.speculated} transactions executed in workers"
+    return outcome(True, detail)
 
 
 def _import(replay: ChainReplay, block: FixtureBlock) -> str | None:

@@ -8,9 +8,9 @@ import pytest
 from sidechain.errors import HeaderMismatch, InvalidTransaction
 from sidechain.executor.errors import InvalidBlock
 from sidechain.executor.forks import SLUICE_FORKS
-from sidechain.executor.registry import EXECUTORS
+from sidechain.executor.registry import EXECUTORS, make_executor
 from sidechain.executor.replay import ChainReplay, load_tests, run_test
-from sidechain.executor.sequential import SequentialExecutor
+from sidechain.store import Store
 from sluice.cli import main
 
 
@@ -20,11 +20,12 @@ def test_replay_of_our_chain_passes_and_prints_the_closing_line(
     code = main(["replay", str(sluice_fixtures["valid"]), str(sluice_fixtures["invalid"])])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert lines[-1] == "14 passed, 0 failed"
-    assert all(line.startswith("PASS ") for line in lines[:-1])
-    assert len(lines) == 15
+    assert lines[-2:] == ["Sluice: 14 passed, 0 failed", "14 passed, 0 failed"]
+    assert all(line.startswith("PASS ") for line in lines[:-2])
+    assert len(lines) == 16
 
 
+@pytest.mark.parametrize("replay_executor", ["sequential", "parallel"])
 @pytest.mark.parametrize(
     ("variant", "error", "reason"),
     [
@@ -43,14 +44,29 @@ def test_replay_of_our_chain_passes_and_prints_the_closing_line(
     ],
 )
 def test_each_tampered_block_is_rejected_for_its_own_reason(
-    sluice_fixtures: dict[str, Path], variant: str, error: type[Exception], reason: str
+    sluice_fixtures: dict[str, Path],
+    variant: str,
+    error: type[Exception],
+    reason: str,
+    replay_executor: str,
+    tmp_path: Path,
 ) -> None:
     test = next(t for t in load_tests(sluice_fixtures["invalid"]) if t.name.endswith(variant))
-    replay = ChainReplay(test, SequentialExecutor(test.chain_id), SLUICE_FORKS)
-    replay.import_block(test.blocks[0].rlp)
-    with pytest.raises(error, match=reason):
-        replay.import_block(test.blocks[1].rlp)
-    assert replay.head.hash == test.last_block_hash
+    store = Store(tmp_path)
+    executor = make_executor(
+        replay_executor, test.chain_id, store_path=tmp_path, min_parallel_txs=1, workers=1
+    )
+    try:
+        replay = ChainReplay(test, executor, SLUICE_FORKS, store)
+        replay.import_block(test.blocks[0].rlp)
+        with pytest.raises(error, match=reason):
+            replay.import_block(test.blocks[1].rlp)
+        assert replay.head.hash == test.last_block_hash
+        # the parallel executor ran the valid deposit block (2 transactions) in its workers
+        assert (replay.speculated >= 2) == (replay_executor == "parallel")
+    finally:
+        executor.close()
+        store.close()
 
 
 def test_a_wrong_expected_head_or_state_fails_and_exits_one(
@@ -65,8 +81,8 @@ def test_a_wrong_expected_head_or_state_fails_and_exits_one(
     code = main(["replay", str(path)])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[-1] == "0 passed, 2 failed"
-    assert all("post-state root" in line for line in lines[:-1])
+    assert lines[-2:] == ["Sluice: 0 passed, 2 failed", "0 passed, 2 failed"]
+    assert all("post-state root" in line for line in lines[:-2])
 
 
 def test_a_tampered_block_claimed_valid_fails_the_test(
@@ -96,11 +112,19 @@ def test_an_executor_whose_module_has_not_landed_is_reported_unavailable(
     assert "'parallel' is not available" in capsys.readouterr().err
 
 
-def test_replay_with_both_executors_passes_our_chain(
+def test_replay_with_both_executors_runs_the_workers_and_rejects_tampered_blocks(
     sluice_fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["replay", "--executor", "both", str(sluice_fixtures["valid"])])
+    """Blocks of 2 and 5 transactions, far below the node's small-block threshold, still go
+    through the parallel executor's workers in replay (7 transactions in the longer test)."""
+    files = [str(sluice_fixtures["valid"]), str(sluice_fixtures["invalid"])]
+    code = main(["replay", "--executor", "both", "--workers", "2", *files])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert lines[-1] == "2 passed, 0 failed"
-    assert all("[sequential+parallel]" in line for line in lines[:-1])
+    assert lines[-1] == "14 passed, 0 failed"
+    results = lines[:-2]
+    assert len(results) == 14
+    assert all(line.startswith("PASS ") and "[sequential+parallel]" in line for line in results)
+    mixed = next(line for line in results if "sluice_deposits_mixed_empty" in line)
+    assert mixed.endswith("3 blocks, 7 transactions executed in workers")
+    assert all("executed in workers" in line for line in results)
