@@ -4,12 +4,17 @@ A federation member's attestation is checked (signer recovered and in the federa
 not yet minted) and kept, in memory and in the store, so a restart loses none. Once `threshold`
 distinct members signed the same deposit (same txid, vout, asset, amount, recipient), the
 producer takes a `DepositTransaction` carrying their signatures ordered by signer address.
+
+Stored in the `chain` database as b"A" + txid + vout (4 bytes) + digest + signer ->
+RLP [asset, amount, recipient, signature], where digest is the EIP-712 hash the member signed:
+two different attestations one member made for one output are two records, kept apart across
+a restart (the Bridge mints at most one of them).
 """
 
 import rlp
 from eth_typing import Address
 
-from sidechain.attestation import Attestation, recover_attester
+from sidechain.attestation import Attestation, attestation_digest, recover_attester
 from sidechain.chaindata import ChainData
 from sidechain.errors import AlreadyMinted, NotAFederationMember
 from sidechain.genesis import Genesis
@@ -19,10 +24,8 @@ from sidechain.system_tx import DepositTransaction
 from sidechain.views import AttestationStatus
 
 _PREFIX = b"A"
-
-
-def _key(attestation: Attestation, signer: Address) -> bytes:
-    return _PREFIX + attestation.txid + attestation.vout.to_bytes(4, "big") + signer
+_DIGEST_AT = 1 + 32 + 4
+_SIGNER_AT = _DIGEST_AT + 32
 
 
 class DepositPool:
@@ -37,9 +40,14 @@ class DepositPool:
         self._signatures: dict[Attestation, dict[Address, bytes]] = {}
         self._load()
 
+    def _key(self, attestation: Attestation, signer: Address) -> bytes:
+        digest = attestation_digest(attestation, self._chain_id, BRIDGE_ADDRESS)
+        return _PREFIX + attestation.txid + attestation.vout.to_bytes(4, "big") + digest + signer
+
     def _load(self) -> None:
         for key, value in self._store.chain_items(_PREFIX):
-            txid, vout, signer = key[1:33], int.from_bytes(key[33:37], "big"), Address(key[37:])
+            txid, vout = key[1:33], int.from_bytes(key[33:_DIGEST_AT], "big")
+            signer = Address(key[_SIGNER_AT:])
             asset, amount, recipient, signature = rlp.decode(value)
             attestation = Attestation(
                 txid, vout, int.from_bytes(asset, "big"), int.from_bytes(amount, "big"), recipient
@@ -61,7 +69,7 @@ class DepositPool:
             record = rlp.encode(
                 [attestation.asset, attestation.amount, attestation.recipient, signature]
             )
-            self._store.commit({}, {_key(attestation, signer): record})
+            self._store.commit({}, {self._key(attestation, signer): record})
         return self.status(attestation)
 
     def status(self, attestation: Attestation) -> AttestationStatus:
@@ -102,7 +110,7 @@ class DepositPool:
         done = {(tx.txid, tx.vout) for tx in included}
         stale = []
         for attestation in [a for a in self._signatures if (a.txid, a.vout) in done]:
-            stale.extend(_key(attestation, signer) for signer in self._signatures[attestation])
+            stale.extend(self._key(attestation, signer) for signer in self._signatures[attestation])
             del self._signatures[attestation]
         if stale:
             self._store.commit({}, {}, stale)

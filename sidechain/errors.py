@@ -10,7 +10,8 @@ SluiceError
     │   ├── InvalidTransaction       a transaction in a block is invalid against the state
     │   └── HeaderMismatch           an imported header claims a field execution did not produce
     ├── CallError                    eth_call / eth_estimateGas failed
-    │   └── ExecutionReverted        the call reverted (carries the revert data)
+    │   ├── ExecutionReverted        the call reverted (carries the revert data)
+    │   └── InsufficientFunds        (also below) the sender cannot pay gas * price + value
     ├── TransactionRejected          the mempool refused a transaction (see leaves below)
     │   ├── MalformedTransaction     not decodable as a signed transaction
     │   ├── BadSignature             the signature does not recover a sender
@@ -141,7 +142,9 @@ class NonceTooHigh(TransactionRejected):
         self.max_nonce = max_nonce
 
 
-class InsufficientFunds(TransactionRejected):
+class InsufficientFunds(TransactionRejected, CallError):
+    """Balance below gas * price + value: a transaction refused, or a call that cannot run."""
+
     def __init__(self, address: bytes, balance: int, cost: int) -> None:
         super().__init__(
             f"insufficient funds for gas * price + value: address 0x{address.hex()} "

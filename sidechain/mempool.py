@@ -216,6 +216,3 @@ class Mempool:
         """After a block, forget the sender's transactions whose nonce is now used."""
         by_nonce = self._by_sender.get(sender, {})
         self.remove({p.tx.hash for n, p in list(by_nonce.items()) if n < state_nonce})
-
-    def senders(self) -> list[Address]:
-        return list(self._by_sender)

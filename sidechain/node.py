@@ -2,22 +2,30 @@
 
     node = Node.open(datadir)          # raises NotInitialized if `sluice node init` never ran
     await node.start()                 # starts the block producer (an asyncio task)
-    node.send_raw_transaction(raw)     # -> tx hash, or raises a TransactionRejected leaf
-    node.submit_attestation(att, sig)  # -> AttestationStatus, or raises AttestationRejected
+    await node.run(node.send_raw_transaction, raw)  # -> tx hash, or a TransactionRejected leaf
+    await node.run(node.submit_attestation, att, sig)  # -> AttestationStatus
     node.produce_block()               # -> StoredBlock, now (tests, dev tools)
     await node.stop(); node.close()
 
-All methods are synchronous and meant to be called from the event loop's thread (the producer
-runs there too), so there is no locking. Block numbers passed in are already resolved: the RPC
-layer maps "latest"/"pending"/"safe"/"finalized" to `head().number` and "earliest" to 0.
-Missing blocks raise `UnknownBlock`; missing transactions and receipts return None.
+The methods are synchronous. py-evm's state and the store are not thread safe, so once the
+node is started all chain work goes through `run`, which executes it in the node's one worker
+thread, one call at a time (the producer's blocks too): the event loop stays free for cheap
+answers while a block is built or a long query runs. Without `start` (tests, tools) call the
+methods directly from one thread. `head()` and `chain_id` are safe to read from the loop.
+
+Block numbers passed in are already resolved: the RPC layer maps "latest"/"pending"/"safe"/
+"finalized" to `head().number` and "earliest" to 0. Missing blocks raise `UnknownBlock`;
+missing transactions and receipts return None.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from eth_typing import Address, Hash32
 
@@ -46,6 +54,9 @@ from sidechain.views import (
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_EXECUTOR = "parallel"  # `Node.open` and `sluice node run` alike
+T = TypeVar("T")
+
 
 class Node:
     """One sidechain node over one data directory."""
@@ -70,6 +81,8 @@ class Node:
         self.dev = self.genesis.dev
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidechain")
 
     @classmethod
     def open(
@@ -78,7 +91,7 @@ class Node:
         *,
         block_interval: float | None = None,
         executor: BlockExecutorAPI | None = None,
-        executor_name: str = "sequential",
+        executor_name: str = DEFAULT_EXECUTOR,
         workers: int | None = None,
     ) -> Self:
         """Open an initialised data directory (see `sidechain.genesis.init_datadir`).
@@ -104,9 +117,15 @@ class Node:
 
     # lifecycle
 
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` in the node's worker thread, after the chain work queued before it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, functools.partial(work, *args))
+
     async def start(self) -> None:
         """Start producing blocks: every `block_interval` s, and at once when pending (dev)."""
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._produce_forever(), name="block-producer")
 
     async def stop(self) -> None:
@@ -117,6 +136,7 @@ class Node:
             self._task = None
 
     def close(self) -> None:
+        self._worker.shutdown()  # waits for the chain work under way (a block being committed)
         self.executor.close()
         self.queries.close()
         self._store.close()
@@ -135,14 +155,15 @@ class Node:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.block_interval)
             self._wakeup.clear()
             try:
-                self.producer.produce()
+                await self.run(self.producer.produce)
             except SidechainError:
                 logger.exception("block production failed; retrying next interval")
 
     def _poke(self) -> None:
-        """A dev node builds a block as soon as something is pending."""
-        if self.dev:
-            self._wakeup.set()
+        """A dev node builds a block as soon as something is pending (called from the worker
+        thread, hence through the loop)."""
+        if self.dev and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
 
     # blocks
 

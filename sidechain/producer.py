@@ -45,9 +45,6 @@ class BlockProducer:
         self._deposits = deposits
         self._clock = clock
 
-    def has_pending(self) -> bool:
-        return len(self._mempool) > 0 or self._deposits.ready()
-
     def produce(self) -> StoredBlock:
         """Build, execute and commit the next block (possibly empty)."""
         parent = self._chain.head().header

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, ZERO_ADDRESS
+from eth.exceptions import Revert
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.spoof import SpoofTransaction
 from eth_abi import decode as abi_decode
@@ -17,7 +18,7 @@ from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
 from sidechain.chaindata import ChainData
-from sidechain.errors import CallError, ExecutionReverted
+from sidechain.errors import CallError, ExecutionReverted, InsufficientFunds
 from sidechain.executor.abc import PreState
 from sidechain.executor.header import next_header
 from sidechain.executor.sequential import build_state
@@ -115,24 +116,43 @@ class StateQueries:
         return computation.output
 
     def estimate_gas(self, header: BlockHeaderAPI, request: CallRequest) -> int:
-        """Binary search for the least gas limit that succeeds, as geth does."""
+        """Binary search for the least gas limit that succeeds, as geth does.
+
+        The search's top is the gas the sender can pay for at the call's price (geth's
+        allowance); a call that fails there fails with its own error (funds, revert).
+        """
         env = self._call_env(header, request)
-        cap = request.gas or header.gas_limit
         with self._state(header, env) as state:
-            first = self._attempt(state, request, cap)
-            _raise_on_error(first)
-            used = SluiceVM.finalize_gas_used(self._spoof(state, request, cap), first)
+            cap = self._gas_cap(state, request, request.gas or header.gas_limit)
+            snapshot = state.snapshot()
+            try:
+                first = self._run(state, request, cap)
+                _raise_on_error(first)
+                used = SluiceVM.finalize_gas_used(self._spoof(state, request, cap), first)
+            finally:
+                state.revert(snapshot)
             low, high = max(used, _TX_GAS) - 1, cap
             guess = min(cap, used * 64 // 63 + 5000)
-            if not self._attempt(state, request, guess).is_error:
+            if self._succeeds(state, request, guess):
                 high = guess
             while low + 1 < high:
                 middle = (low + high) // 2
-                if self._attempt(state, request, middle).is_error:
-                    low = middle
-                else:
+                if self._succeeds(state, request, middle):
                     high = middle
+                else:
+                    low = middle
         return high
+
+    def _gas_cap(self, state: StateAPI, request: CallRequest, cap: int) -> int:
+        """`cap`, lowered to what the sender's balance pays for after the value (geth)."""
+        price = _price(request)
+        if price == 0:
+            return cap
+        sender = request.sender or ZERO_ADDRESS
+        balance = state.get_balance(sender)
+        if request.value > balance:
+            raise InsufficientFunds(sender, balance, request.value)
+        return max(min(cap, (balance - request.value) // price), _TX_GAS)
 
     def _call_env(self, header: BlockHeaderAPI, request: CallRequest) -> BlockHeaderAPI:
         """The next block's environment; with no fee given, a zero base fee (like geth)."""
@@ -141,12 +161,13 @@ class StateQueries:
             return env.copy(base_fee_per_gas=0)
         return env
 
-    def _attempt(self, state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
+    def _succeeds(self, state: StateAPI, request: CallRequest, gas: int) -> bool:
+        """Whether the call runs without error with a gas limit of `gas` (state untouched)."""
         snapshot = state.snapshot()
         try:
-            return self._run(state, request, gas)
-        except CallError:
-            return _Failed()  # type: ignore[return-value]
+            return not self._run(state, request, gas).is_error
+        except CallError:  # e.g. a limit below the intrinsic gas
+            return False
         finally:
             state.revert(snapshot)
 
@@ -177,14 +198,16 @@ class StateQueries:
         )
 
     def _run(self, state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
+        """Apply the call; raises `InsufficientFunds` (worded as geth) or `CallError`."""
+        sender = request.sender or ZERO_ADDRESS
+        cost = gas * _price(request) + request.value
+        balance = state.get_balance(sender)
+        if balance < cost:
+            raise InsufficientFunds(sender, balance, cost)
         try:
             return state.apply_transaction(self._spoof(state, request, gas))
         except ValidationError as error:
             raise CallError(str(error)) from error
-
-
-class _Failed:
-    is_error = True
 
 
 def _price(request: CallRequest) -> int:
@@ -194,7 +217,7 @@ def _price(request: CallRequest) -> int:
 def _raise_on_error(computation: ComputationAPI) -> None:
     if not computation.is_error:
         return
-    if type(computation.error).__name__ == "Revert":
+    if isinstance(computation.error, Revert):
         data = computation.output
         raise ExecutionReverted(data, revert_reason(data))
     raise CallError(f"execution failed: {type(computation.error).__name__} {computation.error}")

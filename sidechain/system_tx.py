@@ -149,7 +149,3 @@ def deposit_gas(signatures: int) -> int:
 
 
 BlockTransaction = Union[SignedTransactionAPI, DepositTransaction]  # noqa: UP007
-
-
-def is_deposit(tx: BlockTransaction) -> bool:
-    return isinstance(tx, DepositTransaction)

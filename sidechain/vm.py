@@ -11,14 +11,11 @@ from collections.abc import Iterable
 
 from eth.abc import (
     BlockAPI,
-    BlockHeaderAPI,
     ComputationAPI,
     DecodedZeroOrOneLayerRLP,
     ReceiptAPI,
     SignedTransactionAPI,
-    StateAPI,
 )
-from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
@@ -134,11 +131,3 @@ class SluiceVM(PragueVM):
     def process_deposit_request_data(self, block: BlockAPI) -> None:
         """No beacon-chain deposit contract on the sidechain: the deposit request list is empty."""
         block.block_requests.append(DEPOSIT_REQUEST_TYPE)
-
-    @classmethod
-    def on_state(cls, state: StateAPI, header: BlockHeaderAPI, chain_id: int) -> "SluiceVM":
-        """A VM for `header` working on an existing state (no chain database): for the block
-        pre- and post-processing of the fork, which executors run around the transactions."""
-        vm = cls(header, None, ChainContext(chain_id), None)  # type: ignore[arg-type]
-        vm._state = state
-        return vm

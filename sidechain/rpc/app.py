@@ -1,8 +1,10 @@
 """Assembles the node's JSON-RPC application and serves it until asked to stop."""
 
 import asyncio
+import inspect
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +14,8 @@ from sidechain.rpc.errors import CannotListen
 from sidechain.rpc.eth import EthMethods
 from sidechain.rpc.filters import FilterMethods, FilterRegistry
 from sidechain.rpc.logs import DEFAULT_MAX_BLOCK_RANGE, LogReader
-from sidechain.rpc.server import Limits, MethodTable, make_app
+from sidechain.rpc.params import Params
+from sidechain.rpc.server import AnyHandler, Handler, Limits, MethodTable, make_app
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +32,24 @@ class RpcSettings:
 
 def method_table(node: Node, settings: RpcSettings) -> MethodTable:
     logs = LogReader(node, settings.max_log_block_range)
-    return {
+    methods = {
         **EthMethods(node, logs).table(),
         **FilterMethods(node, logs, FilterRegistry()).table(),
         **DepositMethods(node).table(),
     }
+    return {name: _served(node, handler) for name, handler in methods.items()}
+
+
+def _served(node: Node, handler: AnyHandler) -> Handler:
+    """Async handlers answer on the event loop; blocking ones (chain work) run in the node's
+    worker thread, one at a time, so a long eth_getLogs or block holds up no cheap call."""
+    if inspect.iscoroutinefunction(handler):
+        return handler
+
+    async def on_worker(params: Params) -> Any:
+        return await node.run(handler, params)
+
+    return on_worker
 
 
 def build_app(node: Node, settings: RpcSettings) -> web.Application:

@@ -13,7 +13,7 @@ from sidechain.attestation import Attestation
 from sidechain.node import Node
 from sidechain.rpc import serialize
 from sidechain.rpc.params import Params, ValueInvalid, address, data, fixed_bytes, quantity
-from sidechain.rpc.server import Handler
+from sidechain.rpc.server import AnyHandler
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT
 
 ASSETS = {"BTC": ASSET_BTC, "USDT": ASSET_USDT}
@@ -24,10 +24,10 @@ class DepositMethods:
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    def table(self) -> dict[str, Handler]:
+    def table(self) -> dict[str, AnyHandler]:
         return {"sluice_submitAttestation": self.submit_attestation}
 
-    async def submit_attestation(self, params: Params) -> dict[str, Any]:
+    def submit_attestation(self, params: Params) -> dict[str, Any]:
         """Record one member's signature; the deposit is minted once `threshold` members signed.
 
         A malformed field or signature is an invalid-params error; a signer outside the

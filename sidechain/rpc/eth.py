@@ -24,7 +24,7 @@ from sidechain.rpc.params import (
     quantity,
     storage_slot,
 )
-from sidechain.rpc.server import Handler
+from sidechain.rpc.server import AnyHandler
 
 MAX_FEE_HISTORY_BLOCKS = 1024
 MAX_REWARD_PERCENTILES = 100
@@ -45,7 +45,9 @@ class EthMethods:
         self._node = node
         self._logs = logs
 
-    def table(self) -> dict[str, Handler]:
+    def table(self) -> dict[str, AnyHandler]:
+        """Async methods answer on the event loop (they read no state: ids, the head number,
+        fee suggestions); the others do chain work and run in the node's worker thread."""
         return {
             "web3_clientVersion": self.client_version,
             "net_version": self.net_version,
@@ -115,34 +117,34 @@ class EthMethods:
     def _block_at(self, params: Params, index: int) -> int:
         return blocks.resolve(self._node, params.optional(index, block_id, "latest"))
 
-    async def get_balance(self, params: Params) -> str:
+    def get_balance(self, params: Params) -> str:
         account, number = self._state_args(params)
         return hex(self._node.balance(account, number))
 
-    async def get_transaction_count(self, params: Params) -> str:
+    def get_transaction_count(self, params: Params) -> str:
         params.expect(1, 1)
         account = Address(params.get(0, address))
         if params.optional(1, block_id, "latest") == "pending":
             return hex(self._node.pending_nonce(account))
         return hex(self._node.nonce(account, self._block_at(params, 1)))
 
-    async def get_code(self, params: Params) -> str:
+    def get_code(self, params: Params) -> str:
         account, number = self._state_args(params)
         return serialize.data(self._node.code(account, number))
 
-    async def get_storage_at(self, params: Params) -> str:
+    def get_storage_at(self, params: Params) -> str:
         params.expect(2, 1)
         account = Address(params.get(0, address))
         position = params.get(1, storage_slot)
         value = self._node.storage(account, position, self._block_at(params, 2))
         return serialize.slot(value)
 
-    async def call(self, params: Params) -> str:
+    def call(self, params: Params) -> str:
         params.expect(1, 1)
         request = params.get(0, call_request)
         return serialize.data(self._node.call(request, self._block_at(params, 1)))
 
-    async def estimate_gas(self, params: Params) -> str:
+    def estimate_gas(self, params: Params) -> str:
         params.expect(1, 1)
         request = params.get(0, call_request)
         return hex(self._node.estimate_gas(request, self._block_at(params, 1)))
@@ -157,7 +159,7 @@ class EthMethods:
         params.expect(0)
         return hex(self._node.max_priority_fee())
 
-    async def fee_history(self, params: Params) -> dict[str, Any]:
+    def fee_history(self, params: Params) -> dict[str, Any]:
         params.expect(2, 1)
         count = params.get(0, _block_count)
         newest = blocks.resolve(self._node, params.get(1, block_number_or_tag))
@@ -167,23 +169,23 @@ class EthMethods:
 
     # transactions
 
-    async def send_raw_transaction(self, params: Params) -> str:
+    def send_raw_transaction(self, params: Params) -> str:
         params.expect(1)
         return serialize.data(self._node.send_raw_transaction(params.get(0, data)))
 
-    async def get_transaction_by_hash(self, params: Params) -> dict[str, Any] | None:
+    def get_transaction_by_hash(self, params: Params) -> dict[str, Any] | None:
         params.expect(1)
         view = self._node.transaction(Hash32(params.get(0, hash32)))
         return None if view is None else serialize.transaction(view)
 
-    async def get_transaction_receipt(self, params: Params) -> dict[str, Any] | None:
+    def get_transaction_receipt(self, params: Params) -> dict[str, Any] | None:
         params.expect(1)
         view = self._node.receipt(Hash32(params.get(0, hash32)))
         return None if view is None else serialize.receipt(view)
 
     # blocks: an unknown block is a null result, not an error (as in geth)
 
-    async def get_block_by_number(self, params: Params) -> dict[str, Any] | None:
+    def get_block_by_number(self, params: Params) -> dict[str, Any] | None:
         params.expect(2)
         full = params.get(1, boolean)
         try:
@@ -192,7 +194,7 @@ class EthMethods:
         except UnknownBlock:
             return None
 
-    async def get_block_by_hash(self, params: Params) -> dict[str, Any] | None:
+    def get_block_by_hash(self, params: Params) -> dict[str, Any] | None:
         params.expect(2)
         block_hash = Hash32(params.get(0, hash32))
         full = params.get(1, boolean)
@@ -201,7 +203,7 @@ class EthMethods:
         except UnknownBlock:
             return None
 
-    async def block_transaction_count_by_number(self, params: Params) -> str | None:
+    def block_transaction_count_by_number(self, params: Params) -> str | None:
         params.expect(1)
         try:
             number = blocks.resolve(self._node, params.get(0, block_number_or_tag))
@@ -209,7 +211,7 @@ class EthMethods:
         except UnknownBlock:
             return None
 
-    async def block_transaction_count_by_hash(self, params: Params) -> str | None:
+    def block_transaction_count_by_hash(self, params: Params) -> str | None:
         params.expect(1)
         try:
             block = self._node.block_by_hash(Hash32(params.get(0, hash32)))
@@ -217,7 +219,7 @@ class EthMethods:
         except UnknownBlock:
             return None
 
-    async def get_block_receipts(self, params: Params) -> list[dict[str, Any]] | None:
+    def get_block_receipts(self, params: Params) -> list[dict[str, Any]] | None:
         params.expect(1)
         try:
             number = blocks.resolve(self._node, params.get(0, block_id))
@@ -228,7 +230,7 @@ class EthMethods:
 
     # logs
 
-    async def get_logs(self, params: Params) -> list[dict[str, Any]]:
+    def get_logs(self, params: Params) -> list[dict[str, Any]]:
         params.expect(1)
         query = params.get(0, log_query)
         first, last = self._logs.range_of(query)

@@ -11,7 +11,7 @@ from sidechain.rpc import serialize
 from sidechain.rpc.errors import LimitExceeded, ServerError
 from sidechain.rpc.logs import LogReader
 from sidechain.rpc.params import LogQuery, Params, ValueInvalid, log_query
-from sidechain.rpc.server import Handler
+from sidechain.rpc.server import AnyHandler
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class FilterMethods:
         self._logs = logs
         self._registry = registry
 
-    def table(self) -> dict[str, Handler]:
+    def table(self) -> dict[str, AnyHandler]:
         return {
             "eth_newFilter": self.new_filter,
             "eth_newBlockFilter": self.new_block_filter,
@@ -91,17 +91,17 @@ class FilterMethods:
             "eth_uninstallFilter": self.uninstall_filter,
         }
 
-    async def new_filter(self, params: Params) -> str:
+    def new_filter(self, params: Params) -> str:
         params.expect(1)
         query = params.get(0, log_query)
         self._logs.range_of(query)  # refuse an unknown block hash or an inverted range now
         return self._registry.install(query, self._node.head().number + 1)
 
-    async def new_block_filter(self, params: Params) -> str:
+    def new_block_filter(self, params: Params) -> str:
         params.expect(0)
         return self._registry.install(None, self._node.head().number + 1)
 
-    async def get_filter_changes(self, params: Params) -> list[Any]:
+    def get_filter_changes(self, params: Params) -> list[Any]:
         params.expect(1)
         filter_id = params.get(0, _filter_id)
         found = self._registry.get(filter_id)
@@ -132,7 +132,7 @@ class FilterMethods:
         last = head if isinstance(query.to_block, str) else min(query.to_block, head)
         return first, last
 
-    async def get_filter_logs(self, params: Params) -> list[dict[str, Any]]:
+    def get_filter_logs(self, params: Params) -> list[dict[str, Any]]:
         params.expect(1)
         found = self._registry.get(params.get(0, _filter_id))
         if found.query is None:
@@ -140,7 +140,7 @@ class FilterMethods:
         first, last = self._logs.range_of(found.query)
         return [serialize.log(entry) for entry in self._logs.read(found.query, first, last)]
 
-    async def uninstall_filter(self, params: Params) -> bool:
+    def uninstall_filter(self, params: Params) -> bool:
         params.expect(1)
         return self._registry.uninstall(params.get(0, _filter_id))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from sidechain.datadir import init_dev, init_from_file
 from sidechain.executor.registry import EXECUTORS
 from sidechain.genesis import DEV_ACCOUNTS_FILE
-from sidechain.node import Node
+from sidechain.node import DEFAULT_EXECUTOR, Node
 from sidechain.rpc.app import RpcSettings, serve
 from sluice.config import NodeConfig, load_config
 from sluice.errors import SluiceError
@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--executor",
         choices=tuple(EXECUTORS),
-        default="parallel",
-        help="block executor (default parallel; blocks under 64 transactions run sequentially)",
+        default=DEFAULT_EXECUTOR,
+        help=f"block executor (default {DEFAULT_EXECUTOR}; "
+        "blocks under 64 transactions run sequentially)",
     )
     run.add_argument(
         "--workers", type=int, help="parallel executor processes (default: the number of cores)"

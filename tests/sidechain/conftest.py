@@ -12,7 +12,7 @@ from eth_utils import keccak, to_canonical_address
 
 from sidechain.datadir import init_dev
 from sidechain.genesis import DevAccount, Genesis
-from sidechain.node import Node
+from tests.support.node import open_node
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def dev_chain(tmp_path: Path) -> DevChain:
 
 @pytest.fixture
 def node(dev_chain: DevChain):
-    opened = Node.open(dev_chain.datadir)
+    opened = open_node(dev_chain.datadir)
     yield opened
     opened.close()
 

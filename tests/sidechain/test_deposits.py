@@ -12,6 +12,7 @@ from sidechain.errors import AlreadyMinted, MalformedAttestation, NotAFederation
 from sidechain.predeploys import BRIDGE_ADDRESS, SYSTEM_ADDRESS, USDT_ADDRESS
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT, DEPOSIT_TX_TYPE, DepositTransaction
 from sidechain.views import CallRequest
+from tests.support.node import open_node
 
 RECIPIENT = to_canonical_address("0x" + "42" * 20)
 
@@ -137,16 +138,36 @@ def test_deposit_with_too_few_signatures_fails_without_minting(dev_chain, node):
 
 
 def test_attestations_survive_a_restart(dev_chain, node):
-    from sidechain.node import Node
-
     attestation = Attestation(os.urandom(32), 0, ASSET_BTC, 9_000, RECIPIENT)
     _attest(dev_chain, node, attestation, dev_chain.federation[:1])
     node.close()
-    reopened = Node.open(dev_chain.datadir)
+    reopened = open_node(dev_chain.datadir)
     try:
         _attest(dev_chain, reopened, attestation, dev_chain.federation[1:2])
         block = reopened.produce_block()
         assert reopened.balance(RECIPIENT, block.number) == 9_000 * 10**10
+    finally:
+        reopened.close()
+
+
+def test_two_attestations_of_one_member_for_one_output_both_survive_a_restart(dev_chain, node):
+    """A member signed two different claims about one output: both are kept on disk (keyed by
+    what was signed), so after a restart either can still reach its quorum."""
+    txid = os.urandom(32)
+    first = Attestation(txid, 0, ASSET_BTC, 9_000, RECIPIENT)
+    second = Attestation(txid, 0, ASSET_BTC, 8_000, RECIPIENT)
+    member, other = dev_chain.federation[:2]
+    _attest(dev_chain, node, first, [member])
+    _attest(dev_chain, node, second, [member])
+    node.close()
+    reopened = open_node(dev_chain.datadir)
+    try:
+        signer = to_canonical_address(member.address)
+        assert reopened.deposits.status(first).signers == (signer,)
+        assert reopened.deposits.status(second).signers == (signer,)
+        _attest(dev_chain, reopened, second, [other])
+        block = reopened.produce_block()
+        assert reopened.balance(RECIPIENT, block.number) == 8_000 * 10**10
     finally:
         reopened.close()
 

@@ -9,16 +9,16 @@ from eth_utils import to_canonical_address
 from sidechain.attestation import Attestation, sign_attestation
 from sidechain.errors import HeaderMismatch
 from sidechain.importer import import_block
-from sidechain.node import Node
 from sidechain.predeploys import BRIDGE_ADDRESS
 from sidechain.views import StoredBlock
+from tests.support.node import open_node
 
 
 @pytest.fixture
 def follower(dev_chain, tmp_path):
     """A second node with the same genesis (a copy of the data directory before any block)."""
     shutil.copytree(dev_chain.datadir, tmp_path / "follower")
-    node = Node.open(tmp_path / "follower")
+    node = open_node(tmp_path / "follower")
     yield node
     node.close()
 

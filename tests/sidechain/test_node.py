@@ -99,12 +99,13 @@ async def test_dev_node_produces_a_block_as_soon_as_a_transaction_is_pending(dev
     node.block_interval = 60
     await node.start()
     try:
-        tx_hash = node.send_raw_transaction(dev_chain.sign(0))
+        # Once started, chain work goes through the node's worker thread (`run`).
+        tx_hash = await node.run(node.send_raw_transaction, dev_chain.sign(0))
         for _ in range(100):
-            if node.receipt(tx_hash) is not None:
+            if await node.run(node.receipt, tx_hash) is not None:
                 break
             await asyncio.sleep(0.02)
-        assert node.receipt(tx_hash).status == 1
+        assert (await node.run(node.receipt, tx_hash)).status == 1
     finally:
         await node.stop()
 

@@ -8,8 +8,8 @@ import time
 
 from eth_utils import to_canonical_address
 
-from sidechain.node import Node
 from sidechain.predeploys import FEE_VAULT_ADDRESS
+from tests.support.node import open_node
 
 SINK = to_canonical_address("0x" + "11" * 20)
 
@@ -23,7 +23,7 @@ def test_reopened_node_has_same_head_balances_and_receipts(dev_chain, node):
     receipts = [node.receipt(h) for h in hashes]
     node.close()
 
-    reopened = Node.open(dev_chain.datadir)
+    reopened = open_node(dev_chain.datadir)
     try:
         assert reopened.head() == head
         assert reopened.balance(dev_chain.address(0), head.number) == balance
@@ -44,7 +44,7 @@ _PRODUCER = textwrap.dedent(
 
     datadir = Path(sys.argv[1])
     accounts = read_dev_accounts(datadir / "dev-accounts.json")
-    node = Node.open(datadir)
+    node = Node.open(datadir, executor_name="sequential")
     chain_id = node.chain_id
     nonce = 0
     while True:
@@ -80,7 +80,7 @@ def test_kill_9_mid_production_leaves_a_consistent_chain(dev_chain):
         process.wait()
     assert seen >= 15
 
-    node = Node.open(dev_chain.datadir)
+    node = open_node(dev_chain.datadir)
     try:
         head = node.head()
         assert head.number >= seen

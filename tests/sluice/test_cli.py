@@ -1,8 +1,6 @@
 """The `sluice` command: subcommands listed, bitcoind located, the devnet starts and stops."""
 
 import json
-import subprocess
-import sys
 
 from eth_utils import to_checksum_address
 
@@ -10,12 +8,7 @@ from regtest.binaries import Binaries
 from regtest.util import free_port
 from sidechain.predeploys import BRIDGE_ADDRESS
 from sluice.cli import main
-
-
-def sluice(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sluice.cli", *args], capture_output=True, text=True, timeout=120
-    )
+from tests.support.cli import sluice
 
 
 def test_help_lists_the_subcommands():

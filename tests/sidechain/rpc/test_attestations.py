@@ -1,10 +1,10 @@
 """sluice_submitAttestation over JSON-RPC: m members mint, m-1 do not, never twice, members only."""
 
 import os
-import time
 
 from eth_account import Account
 
+from regtest.util import wait_until
 from sidechain.attestation import Attestation, sign_attestation
 from sidechain.predeploys import BRIDGE_ADDRESS
 from sidechain.system_tx import ASSET_BTC, WEI_PER_SAT
@@ -48,17 +48,8 @@ def _force_block(node, account) -> None:
         "nonce": int(node.rpc("eth_getTransactionCount", account.address, "pending"), 16),
         "chainId": int(node.rpc("eth_chainId"), 16),
     }
-    tx_hash = node.rpc(
-        "eth_sendRawTransaction", "0x" + account.sign_transaction(tx).raw_transaction.hex()
-    )
-    _wait(lambda: node.rpc("eth_getTransactionReceipt", tx_hash) is not None)
-
-
-def _wait(predicate) -> None:
-    deadline = time.monotonic() + 30
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in 30 s"
-        time.sleep(0.05)
+    raw = "0x" + account.sign_transaction(tx).raw_transaction.hex()
+    node.wait_for_receipt(node.rpc("eth_sendRawTransaction", raw))
 
 
 def _balance(node, address: str) -> int:
@@ -78,7 +69,7 @@ def test_quorum_of_attestations_mints_once(node, federation, accounts):
 
     second = _submit(node, deposit, federation[1].key)["result"]
     assert second["quorum"] is True
-    _wait(lambda: _balance(node, recipient) == AMOUNT_SATS * WEI_PER_SAT)
+    wait_until(lambda: _balance(node, recipient) == AMOUNT_SATS * WEI_PER_SAT)
 
     status = _submit(node, deposit, federation[2].key)
     assert status["error"]["code"] == -32000
@@ -109,7 +100,7 @@ def test_the_deposit_transaction_has_a_receipt_like_any_other(node, federation):
     deposit = _deposit(recipient)
     _submit(node, deposit, federation[0].key)
     _submit(node, deposit, federation[2].key)
-    _wait(lambda: _balance(node, recipient) > 0)
+    wait_until(lambda: _balance(node, recipient) > 0)
     block = _block_with_deposit_to(node, recipient)
     (tx,) = [t for t in block["transactions"] if t["type"] == "0x7e"]
     assert tx["depositId"] == f"{deposit.txid.hex()}:1"

@@ -1,7 +1,6 @@
 """Bad input gets the standard JSON-RPC error and leaves the node's state as it was."""
 
 import json
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -138,17 +137,9 @@ def test_a_batch_mixes_results_and_errors_in_order(node):
     assert responses[2]["error"]["code"] == -32602
 
 
-def _wait_for_receipt(node, tx_hash: str) -> dict:
-    deadline = time.monotonic() + 30
-    while (receipt := node.rpc("eth_getTransactionReceipt", tx_hash)) is None:
-        assert time.monotonic() < deadline, f"{tx_hash} not mined"
-        time.sleep(0.05)
-    return receipt
-
-
 def test_nonce_too_low_is_rejected(node, accounts):
     sender = accounts[0]
-    mined = _wait_for_receipt(node, _send_signed(node, sender)["result"])
+    mined = node.wait_for_receipt(_send_signed(node, sender)["result"])
     assert mined["status"] == "0x1"
     with state_kept(node, accounts):
         _rejected(_send_signed(node, sender, nonce=0), "nonce too low")

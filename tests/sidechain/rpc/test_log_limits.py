@@ -14,6 +14,7 @@ from sidechain.node import Node
 from sidechain.predeploys import BRIDGE_ADDRESS
 from sidechain.rpc.app import RpcSettings, build_app
 from sidechain.system_tx import ASSET_BTC
+from tests.support.node import open_node
 
 LIMIT = 3
 
@@ -21,7 +22,7 @@ LIMIT = 3
 @pytest.fixture
 async def client_and_node(tmp_path):
     init_dev(tmp_path, accounts=1)
-    node = Node.open(tmp_path)
+    node = open_node(tmp_path)
     try:
         app = build_app(node, RpcSettings(max_log_block_range=LIMIT))
         async with TestClient(TestServer(app)) as client:

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import time
 
 import pytest
 from eth_account import Account
@@ -20,12 +19,7 @@ def _pay(node, account, value: int) -> dict:
         "chainId": int(node.rpc("eth_chainId"), 16),
     }
     raw = "0x" + account.sign_transaction(tx).raw_transaction.hex()
-    tx_hash = node.rpc("eth_sendRawTransaction", raw)
-    deadline = time.monotonic() + 30
-    while (receipt := node.rpc("eth_getTransactionReceipt", tx_hash)) is None:
-        assert time.monotonic() < deadline, f"{tx_hash} not mined"
-        time.sleep(0.05)
-    return receipt
+    return node.wait_for_receipt(node.rpc("eth_sendRawTransaction", raw))
 
 
 def _picture(node, account, receipts: list[dict]) -> tuple:

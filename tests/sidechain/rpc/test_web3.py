@@ -2,8 +2,9 @@
 
 import pytest
 import vyper
+from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from sidechain.rpc.eth import client_version
 
@@ -169,6 +170,38 @@ def test_revert_reason_is_a_contract_logic_error(w3: Web3, accounts, store):
         store.functions.store(13).call({"from": caller.address})
     with pytest.raises(ContractLogicError, match="execution reverted: unlucky number"):
         store.functions.store(13).estimate_gas({"from": caller.address})
+
+
+def test_estimate_gas_from_an_unfunded_sender_is_geths_insufficient_funds_error(w3: Web3):
+    """A value the sender cannot pay: the JSON-RPC error geth gives (-32000, its wording)."""
+    unfunded = Account.create().address
+    for price in ({}, {"gasPrice": w3.eth.gas_price}):
+        with pytest.raises(Web3RPCError) as raised:
+            w3.eth.estimate_gas({"from": unfunded, "to": "0x" + "11" * 20, "value": 1, **price})
+        error = raised.value.rpc_response["error"]
+        assert error["code"] == -32000
+        assert error["message"].startswith("insufficient funds for gas * price + value")
+        assert f"address {unfunded.lower()} have 0" in error["message"]
+
+
+def test_estimate_gas_stops_at_what_the_sender_can_pay_for(w3: Web3, accounts):
+    """With a gas price, the search's top is the sender's balance over the price (geth)."""
+    poor = Account.create()
+    price = w3.eth.gas_price
+    funder = accounts[7]
+    fund = {
+        "to": poor.address,
+        "value": 30_000 * price,
+        "gas": 21_000,
+        "gasPrice": price,
+        "nonce": w3.eth.get_transaction_count(funder.address),
+        "chainId": w3.eth.chain_id,
+    }
+    assert _send(w3, funder, fund).status == 1
+    transfer = {"from": poor.address, "to": "0x" + "11" * 20, "gasPrice": price}
+    assert w3.eth.estimate_gas({**transfer, "value": 1}) == 21_000
+    with pytest.raises(Web3RPCError, match="insufficient funds for gas"):
+        w3.eth.estimate_gas({**transfer, "value": 10_000 * price})  # 20,000 gas left: too few
 
 
 def test_batch_requests_answer_in_order(w3: Web3, accounts):
