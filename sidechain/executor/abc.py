@@ -7,7 +7,7 @@ caller commits them with the block in one store transaction.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from eth.abc import BlockHeaderAPI, DatabaseAPI, ReceiptAPI, WithdrawalAPI
@@ -101,8 +101,17 @@ class ExecutionStats:
     time_split: Mapping[str, float] = field(default_factory=dict)
 
 
+ProgressHook = Callable[[int, int], None]
+
+
 class BlockExecutorAPI(ABC):
-    """Executes a block's transactions on a pre-state, in block order semantics."""
+    """Executes a block's transactions on a pre-state, in block order semantics.
+
+    `progress`, if set, hears (transactions done, transactions in the block) about every
+    hundredth of a block, for progress bars of long runs.
+    """
+
+    progress: ProgressHook | None = None
 
     @abstractmethod
     def execute_block(

@@ -2,12 +2,15 @@
 
 Each executor runs in its own fresh (spawned) process on the same block: it opens the workload's
 store at the same snapshot, builds its executor (workers included) untimed, then times
-`execute_block` from the pre-state to the post-state root. Peak memory is the growth of the
-peak resident set over the run: the process's VmHWM, reset through /proc/self/clear_refs
-just before `execute_block`, plus the VmHWM of every process it started (workers), minus its
-resident set before the run. Both runs must give the same state root, receipts and gas.
+`execute_block` from the pre-state to the post-state root, relaying the executor's progress to
+the parent's progress bar. Peak memory is what the block added: for the executor's process
+and each worker it started, the peak resident set during the block (VmHWM, reset through
+/proc/PID/clear_refs just before `execute_block`) minus the resident set just before, summed;
+the workers' resident set before the block (their imported code) is reported apart. Both runs
+must give the same state root, receipts and gas.
 """
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -21,7 +24,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_typing import Hash32
 
 from sidechain.chaindata import decode_transaction
-from sidechain.executor.abc import PreState
+from sidechain.executor.abc import PreState, ProgressHook
 from sidechain.executor.registry import make_executor
 from sidechain.executor.sequential import build_state
 from sidechain.executor.workloads import WorkloadBlock, workload_block
@@ -54,6 +57,8 @@ class RunResult:
     peak_mb: float
     reexecutions: int
     time_split: dict[str, float]
+    speculated: int
+    workers_rss_mb: float
     state_root: Hash32
     receipts_root: Hash32
     gas_used: int
@@ -79,12 +84,8 @@ class BenchReport:
     baseline: RunResult | None = None
 
     def figures(self) -> dict[str, Any]:
-        """The benchmark's keys (`seq_s`, `par_s`, `speedup`, ... `roots_equal`)."""
+        """The `--json` object: exactly the benchmark's nine keys."""
         return {
-            "workload": self.workload,
-            "txs": self.txs,
-            "seq_executor": self.seq.executor,
-            "par_executor": self.par.executor,
             "seq_s": round(self.seq.seconds, 4),
             "par_s": round(self.par.seconds, 4),
             "speedup": round(self.seq.seconds / self.par.seconds, 3),
@@ -94,20 +95,34 @@ class BenchReport:
             "seq_peak_mb": round(self.seq.peak_mb, 1),
             "par_peak_mb": round(self.par.peak_mb, 1),
             "roots_equal": self.seq.same_outcome(self.par),
-            "seq_split_s": self.seq.time_split,
-            "par_split_s": self.par.time_split,
-            **self._baseline_figures(),
         }
 
-    def _baseline_figures(self) -> dict[str, Any]:
-        if self.baseline is None:
-            return {}
-        return {
-            "pyevm_loop_s": round(self.baseline.seconds, 4),
-            "pyevm_loop_split_s": self.baseline.time_split,
-            "pyevm_loop_peak_mb": round(self.baseline.peak_mb, 1),
-            "seq_vs_pyevm_loop": round(self.baseline.seconds / self.seq.seconds, 3),
-        }
+    def lines(self) -> list[str]:
+        """The human-readable report: what ran, the figures, and each run's time split."""
+        lines = [
+            f"workload: {self.workload}",
+            f"txs: {self.txs}",
+            f"executors: {self.seq.executor} vs {self.par.executor}",
+            *(f"{key}: {value}" for key, value in self.figures().items()),
+        ]
+        for label, run in (("seq", self.seq), ("par", self.par), ("pyevm_loop", self.baseline)):
+            if run is not None:
+                lines.append(f"{label}_split_s: {_split_text(run.time_split)}")
+        if self.par.speculated:
+            lines.append(f"par_speculated_in_workers: {self.par.speculated}")
+        if self.par.workers_rss_mb:
+            lines.append(f"par_workers_rss_before_mb: {round(self.par.workers_rss_mb, 1)}")
+        if self.baseline is not None:
+            lines += [
+                f"pyevm_loop_s: {round(self.baseline.seconds, 4)}",
+                f"pyevm_loop_peak_mb: {round(self.baseline.peak_mb, 1)}",
+                f"seq_vs_pyevm_loop: {round(self.baseline.seconds / self.seq.seconds, 3)}",
+            ]
+        return lines
+
+
+def _split_text(split: dict[str, float]) -> str:
+    return ", ".join(f"{phase} {seconds:.3f}" for phase, seconds in split.items())
 
 
 class ProgressBar:
@@ -160,7 +175,12 @@ def run_bench(
         for name in names:
             bar.phase(f"executing {count} {workload} transactions with {name}")
             job_options = {**options, "store_path": block.store_path}
-            runs.append(_run_in_child(_job(block, name, job_options)))
+            runs.append(
+                _run_in_child(
+                    _job(block, name, job_options),
+                    lambda done, total, name=name: bar.update(done, total, name),
+                )
+            )
     bar.phase("done")
     return BenchReport(workload, count, runs[0], runs[1], runs[2] if baseline else None)
 
@@ -178,7 +198,8 @@ def _job(block: WorkloadBlock, name: str, options: dict[str, Any]) -> _Job:
     )
 
 
-def _run_in_child(job: _Job) -> RunResult:
+def _run_in_child(job: _Job, progress: ProgressHook) -> RunResult:
+    """Run `job` in a spawned process; its progress messages go to `progress`."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(job, sender), name=f"bench-{job.executor}")
@@ -186,6 +207,9 @@ def _run_in_child(job: _Job) -> RunResult:
     sender.close()
     try:
         outcome = receiver.recv()
+        while isinstance(outcome, _Progress):
+            progress(outcome.done, outcome.total)
+            outcome = receiver.recv()
     except EOFError as error:
         raise RuntimeError(f"the {job.executor} run died (exit {process.exitcode})") from error
     finally:
@@ -195,32 +219,38 @@ def _run_in_child(job: _Job) -> RunResult:
     return outcome  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class _Progress:
+    done: int
+    total: int
+
+
 def _child(job: _Job, sender: Any) -> None:
     try:
-        sender.send(execute_job(job))
+        sender.send(execute_job(job, lambda done, total: sender.send(_Progress(done, total))))
     except BaseException as error:  # reported to the parent, which re-raises it
         sender.send(error)
     finally:
         sender.close()
 
 
-def execute_job(job: _Job) -> RunResult:
+def execute_job(job: _Job, progress: ProgressHook | None = None) -> RunResult:
     """Run one job in this process (the child's body)."""
     if job.executor == PYEVM_BASELINE:
         return _pyevm_baseline(job)
     header = rlp.decode(job.header, sedes=PragueBlockHeader)
     txs = tuple(decode_transaction(encoded) for encoded in job.txs)
     executor = make_executor(job.executor, job.chain_id, **job.options)
+    executor.progress = progress
     store = Store(job.store_path)
     try:
         with store.reading() as snapshot:
             pre = PreState(snapshot.state_db(), job.state_root, job.ancestor_hashes)
-            rss_before = _status_kb("VmRSS")
-            _reset_peak()
+            memory = _BlockMemory()
             start = time.perf_counter()
             result = executor.execute_block(pre, header, txs)
             seconds = time.perf_counter() - start
-            peak_kb = _tree_peak_kb() - rss_before
+            peak_kb = memory.peak_growth_kb()
         stats = executor.stats()
     finally:
         executor.close()
@@ -228,9 +258,11 @@ def execute_job(job: _Job) -> RunResult:
     return RunResult(
         executor=job.executor,
         seconds=seconds,
-        peak_mb=max(peak_kb, 0) / _KB_PER_MB,
+        peak_mb=peak_kb / _KB_PER_MB,
         reexecutions=stats.reexecutions,
         time_split=dict(stats.time_split),
+        speculated=stats.speculated,
+        workers_rss_mb=memory.workers_rss_kb / _KB_PER_MB,
         state_root=result.state_root,
         receipts_root=result.receipts_root,
         gas_used=result.gas_used,
@@ -249,8 +281,7 @@ def _pyevm_baseline(job: _Job) -> RunResult:
         with store.reading() as snapshot:
             pre = PreState(snapshot.state_db(), job.state_root, job.ancestor_hashes)
             state, _ = build_state(pre, header, job.chain_id)
-            rss_before = _status_kb("VmRSS")
-            _reset_peak()
+            memory = _BlockMemory()
             start = time.perf_counter()
             gas = 0
             for tx in txs:
@@ -259,14 +290,16 @@ def _pyevm_baseline(job: _Job) -> RunResult:
             executed = time.perf_counter()
             root = state.make_state_root()
             seconds = time.perf_counter() - start
-            peak_kb = _tree_peak_kb() - rss_before
+            peak_kb = memory.peak_growth_kb()
     finally:
         store.close()
     return RunResult(
         executor=PYEVM_BASELINE,
         seconds=seconds,
-        peak_mb=max(peak_kb, 0) / _KB_PER_MB,
+        peak_mb=peak_kb / _KB_PER_MB,
         reexecutions=0,
+        speculated=0,
+        workers_rss_mb=0.0,
         time_split={
             "execution": round(executed - start, 4),
             "state_root": round(seconds - (executed - start), 4),
@@ -290,8 +323,25 @@ def _status_kb(field: str, pid: str = "self") -> int:
     return 0
 
 
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as clear_refs:
+class _BlockMemory:
+    """Per-process peak resident set growth over one block, for this process and every
+    process it started (the parallel executor's workers, already running)."""
+
+    def __init__(self) -> None:
+        self.pids = [str(os.getpid()), *_descendants(str(os.getpid()))]
+        self.rss_before = {pid: _status_kb("VmRSS", pid) for pid in self.pids}
+        self.workers_rss_kb = sum(self.rss_before[pid] for pid in self.pids[1:])
+        for pid in self.pids:
+            _reset_peak(pid)
+
+    def peak_growth_kb(self) -> int:
+        """The sum over the processes of their peak during the block minus their size before."""
+        return sum(max(_status_kb("VmHWM", pid) - self.rss_before[pid], 0) for pid in self.pids)
+
+
+def _reset_peak(pid: str) -> None:
+    """Set the process's VmHWM to its current resident set (Linux: clear_refs 5)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
 
 
@@ -305,9 +355,3 @@ def _descendants(pid: str) -> list[str]:
         for child in children:
             found.extend([child, *_descendants(child)])
     return found
-
-
-def _tree_peak_kb() -> int:
-    """This process's peak RSS since the reset plus the peaks of the processes it started."""
-    workers = _descendants(str(os.getpid()))
-    return _status_kb("VmHWM") + sum(_status_kb("VmHWM", pid) for pid in workers)

@@ -50,7 +50,7 @@ from sidechain.executor.parallel_worker import (
     Speculation,
     worker_main,
 )
-from sidechain.executor.runner import BlockState, PhaseClock
+from sidechain.executor.runner import BlockState, PhaseClock, Progress
 from sidechain.executor.sequential import SequentialExecutor
 from sidechain.executor.state_root import TrieTask, run_task
 from sidechain.system_tx import BlockTransaction
@@ -184,7 +184,7 @@ class ParallelExecutor(BlockExecutorAPI):
             self._sequential.block_env(pre_state, header), counter_slots=self.counter_slots
         )
         spec = BlockSpec(next(self._block_ids), self.store_path, env)
-        run = _BlockRun(self.pool, spec, pre_state, txs, extras)
+        run = _BlockRun(self.pool, spec, pre_state, txs, extras, Progress(self.progress, len(txs)))
         block = run.execute()
         self._stats = ExecutionStats(
             reexecutions=run.reexecutions,
@@ -223,8 +223,10 @@ class _BlockRun:
         pre_state: PreState,
         txs: tuple[BlockTransaction, ...],
         extras: BlockExtras,
+        progress: Progress,
     ) -> None:
         self.pool = pool
+        self.progress = progress
         self.spec = spec
         self.txs = txs
         self.encoded = [tx.encode() for tx in txs]
@@ -244,6 +246,7 @@ class _BlockRun:
         self.deaths = 0
         self.reexecutions = 0
         self.speculated = 0  # transactions executed in workers
+        self.worker_serialization = [0.0] * workers  # seconds each spent pickling its replies
         self.clock = PhaseClock()
 
     def _spent(self, part: str, since: float) -> None:
@@ -265,6 +268,7 @@ class _BlockRun:
         self.clock.lap("state_root")
         block = self.block.result(self.txs, results, state_root, requests_hash)
         self.clock.lap("list_roots")
+        self.clock.add("workers_serialization", sum(self.worker_serialization))
         return block
 
     # workers
@@ -273,10 +277,10 @@ class _BlockRun:
         cannot take it is replaced once."""
         message = ("block", self.spec, dict(self.committed.data), dict(self.committed.codes))
         try:
-            self.pool.conns[index].send(message)
+            self._send(index, message)
         except OSError:
             self.pool.replace(index)
-            self.pool.conns[index].send(message)
+            self._send(index, message)
         self.pending[index], self.pending_codes[index] = {}, {}
 
     def _worker_died(self, index: int) -> None:
@@ -308,7 +312,7 @@ class _BlockRun:
                 tuple(self.encoded[start:end]),
             )
             try:
-                self.pool.conns[index].send(("run", batch))
+                self._send(index, ("run", batch))
             except OSError:
                 self.next_batch -= 1
                 self._worker_died(index)
@@ -316,21 +320,44 @@ class _BlockRun:
             self.pending[index], self.pending_codes[index] = {}, {}
             self.in_flight[index].append((start, end))
 
+    def _send(self, index: int, message: tuple[Any, ...]) -> None:
+        """Send to worker `index`: the pickling and the write count as transfer time."""
+        started = time.perf_counter()
+        self.pool.conns[index].send(message)
+        self._spent("transfer", started)
+
+    def _recv(self, index: int) -> Any:
+        """The next message of worker `index`: waiting for it first, then reading and
+        unpickling it (transfer time)."""
+        started = time.perf_counter()
+        wait([self.pool.conns[index]])
+        received = time.perf_counter()
+        self._spent("waiting_for_workers", started)
+        message = self.pool.conns[index].recv()
+        self._spent("transfer", received)
+        return message
+
     def _awaited(self, position: int) -> bool:
         return any(s <= position < e for batches in self.in_flight for s, e in batches)
 
     def _receive(self) -> None:
         """Wait for any worker's batch; a worker that died is replaced."""
         conns = [self.pool.conns[i] for i, batches in enumerate(self.in_flight) if batches]
-        for conn in wait(conns):
+        started = time.perf_counter()
+        ready = wait(conns)
+        self._spent("waiting_for_workers", started)
+        for conn in ready:
             index = self.pool.conns.index(conn)  # type: ignore[arg-type]
             try:
-                _, block_id, start, speculations = conn.recv()  # type: ignore[union-attr]
+                reply = self._recv(index)
             except (EOFError, OSError):
                 self._worker_died(index)
                 continue
+            _, block_id, start, speculations, ran, serialized = reply
             if block_id != self.spec.block_id:
                 continue  # about an earlier block that failed
+            self.clock.add("workers_execution", ran)
+            self.worker_serialization[index] = serialized
             self.in_flight[index].remove((start, start + len(speculations)))
             for offset, speculation in enumerate(speculations):
                 self.speculations[start + offset] = speculation
@@ -349,10 +376,8 @@ class _BlockRun:
             started = time.perf_counter()
             if speculation is None and self.speculating and self._awaited(position):
                 self._receive()
-                self._spent("waiting_for_workers", started)
                 continue
             outcome = self._validated(speculation, self.txs[position].gas + cumulative)
-            self._spent("validation_and_commit", started)
             if outcome is None:
                 started = time.perf_counter()
                 result, access = self.runner.apply(self.txs[position], cumulative)
@@ -364,6 +389,7 @@ class _BlockRun:
             cumulative += result.gas_used
             results.append(result)
             self.committed_upto = position
+            self.progress(position + 1)
             for index in range(len(self.pool.conns)):
                 self._dispatch(index)
             position += 1
@@ -377,7 +403,9 @@ class _BlockRun:
         if speculation is None:
             return None
         outcome = speculation.outcome
+        started = time.perf_counter()
         changes = self._check(speculation)
+        self._spent("validation", started)
         if outcome is None or gas_needed > self.spec.env.header.gas_limit:
             changes = None
         self.outcomes.append(changes is None)
@@ -385,7 +413,9 @@ class _BlockRun:
             self.speculating = sum(self.outcomes[-_WINDOW:]) * 2 <= _WINDOW
         if changes is None:
             return None
+        started = time.perf_counter()
         self._commit(changes)
+        self._spent("commit", started)
         return outcome
 
     def _check(self, speculation: Speculation) -> TxWrites | None:
@@ -456,13 +486,13 @@ class _BlockRun:
     def _trie_reply(self, index: int) -> tuple[list[Ref | None], dict[bytes, bytes]]:
         """Worker `index`'s trie results, past what it still sends about an earlier block."""
         while True:
-            reply = self.pool.conns[index].recv()
+            reply = self._recv(index)
             if reply[0] == "trie" and reply[1] == self.spec.block_id:
                 return reply[2], reply[3]
 
     def _send_trie(self, index: int, tasks: list[TrieTask]) -> bool:
         try:
-            self.pool.conns[index].send(("trie", tasks))
+            self._send(index, ("trie", tasks))
         except OSError:
             self._worker_died(index)
             return False

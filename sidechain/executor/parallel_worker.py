@@ -7,6 +7,7 @@ its own speculative writes for its later transactions, and returns per transacti
 outcome and the recorded reads and writes. It commits nothing: a dead worker loses nothing.
 """
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -163,6 +164,7 @@ class Worker:
         self.conn = conn
         self.store: Store | None = None
         self.block: _BlockContext | None = None
+        self._pickling = 0.0
 
     def serve(self) -> None:
         while True:
@@ -179,18 +181,29 @@ class Worker:
                 self._begin_block(message[1], message[2], message[3])
             elif message[0] == "run":
                 assert self.block is not None
+                started = time.perf_counter()
+                speculations = self.block.run(message[1])
+                ran = time.perf_counter() - started
                 block_id = self.block.spec.block_id
-                self.conn.send(("done", block_id, message[1].start, self.block.run(message[1])))
+                self._reply(("done", block_id, message[1].start, speculations, ran, self._pickling))
             elif message[0] == "end":
                 self._end_block()
             elif message[0] == "trie":
                 assert self.block is not None
-                self.conn.send(("trie", self.block.spec.block_id, *self._trie(message[1])))
+                self._reply(("trie", self.block.spec.block_id, *self._trie(message[1])))
+
+    def _reply(self, message: tuple[Any, ...]) -> None:
+        """Send `message`; the seconds spent pickling and writing it are added up per block
+        and reported with the next batch's results."""
+        started = time.perf_counter()
+        self.conn.send(message)
+        self._pickling += time.perf_counter() - started
 
     def _begin_block(
         self, spec: BlockSpec, updates: Mapping[Key, Any], codes: Mapping[bytes, bytes]
     ) -> None:
         self._end_block()
+        self._pickling = 0.0
         if self.store is None or self.store.path != spec.store_path:
             if self.store is not None:
                 self.store.close()

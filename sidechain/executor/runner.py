@@ -20,7 +20,14 @@ from eth.vm.chain_context import ChainContext
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_typing import Address, Hash32
 
-from sidechain.executor.abc import NO_EXTRAS, BlockExtras, BlockResult, PreState, TxResult
+from sidechain.executor.abc import (
+    NO_EXTRAS,
+    BlockExtras,
+    BlockResult,
+    PreState,
+    ProgressHook,
+    TxResult,
+)
 from sidechain.executor.batch_trie import Ref
 from sidechain.executor.forks import BlockFrame
 from sidechain.executor.mvstate import Key, RecordingAccountDB, TrieReader, TxAccess, TxWrites, View
@@ -212,6 +219,19 @@ def finish_block(
             else BLANK_ROOT_HASH
         ),
     )
+
+
+class Progress:
+    """Tells a `ProgressHook` how far a block of `total` transactions is, about every 1%."""
+
+    def __init__(self, hook: ProgressHook | None, total: int) -> None:
+        self.hook = hook
+        self.total = total
+        self.step = max(1, total // 100)
+
+    def __call__(self, done: int) -> None:
+        if self.hook is not None and (done % self.step == 0 or done == self.total):
+            self.hook(done, self.total)
 
 
 class PhaseClock:

@@ -21,7 +21,7 @@ from sidechain.executor.abc import (
     TxResult,
 )
 from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
-from sidechain.executor.runner import BlockEnv, BlockState, PhaseClock
+from sidechain.executor.runner import BlockEnv, BlockState, PhaseClock, Progress
 from sidechain.store import WriteOverlay
 from sidechain.system_tx import BlockTransaction
 from sidechain.vm import SluiceVM
@@ -79,10 +79,12 @@ class SequentialExecutor(BlockExecutorAPI):
         clock.lap("setup")
         results: list[TxResult] = []
         cumulative = 0
+        progress = Progress(self.progress, len(txs))
         for tx in txs:
             result = block.apply(tx, cumulative)
             cumulative += result.gas_used
             results.append(result)
+            progress(len(results))
         clock.lap("execution")
         requests_hash = block.finish(txs, results)
         clock.lap("block_end")

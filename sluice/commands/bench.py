@@ -39,11 +39,11 @@ def _bench_executor(args: argparse.Namespace) -> int:
     report = run_bench(
         args.workload, args.txs, pair, options, ProgressBar(), baseline=args.pyevm_baseline
     )
-    figures = report.figures()
     if pair[0] == pair[1]:
         print(f"note: both runs use the {pair[0]} executor (par_* is its second run)")
-    for key, value in figures.items():
-        print(f"{key}: {value}")
+    for line in report.lines():
+        print(line)
+    figures = report.figures()
     if args.json:
         print(json.dumps(figures))
     return 0 if figures["roots_equal"] else 1
