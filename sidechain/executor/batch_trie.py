@@ -4,10 +4,12 @@ py-trie's `HexaryTrie` re-encodes and re-hashes the whole path to the root for e
 sets (about 40k node encodings for 8k dirty keys of a 2,000-transaction block); a block's
 changes are known at once, so this walks the trie once per batch and hashes each dirty node
 once. Deletions can collapse branches and are left to `HexaryTrie` (see `state_root`).
-Paths are hex strings, one character per nibble.
+Paths are hex strings, one character per nibble. A value may be a `Merge`: called with the
+key's old value (None for a new key) where the walk meets its leaf, so updating an account
+needs no separate lookup of the account it replaces.
 """
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 import rlp
@@ -17,7 +19,22 @@ from eth_utils import keccak
 
 Node = list[Any]
 Ref = bytes | Node  # a node's hash, or the node itself when its encoding is under 32 bytes
+Merge = Callable[[bytes | None], bytes]  # old value (None: new key) -> new non-empty value
+Value = bytes | Merge
 _Entry = tuple[str, bool, Any]  # (hex path, is a subtree, leaf value or decoded subtree node)
+
+
+def _path(pair: tuple[str, Value]) -> str:
+    return pair[0]
+
+
+def _value(value: Value, old: bytes | None) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    merged = value(old)
+    if not merged:
+        raise ValueError("a Merge must not delete its key: deletions go through HexaryTrie")
+    return merged
 
 
 def _compact(path: str, leaf: bool) -> bytes:
@@ -51,9 +68,9 @@ class BatchTrie:
     def __init__(self, db: MutableMapping[bytes, bytes]) -> None:
         self.db = db
 
-    def update(self, root: Hash32, items: Iterable[tuple[bytes, bytes]]) -> Hash32:
+    def update(self, root: Hash32, items: Iterable[tuple[bytes, Value]]) -> Hash32:
         """The root after setting each (key, non-empty value) of `items`."""
-        pairs = sorted((key.hex(), value) for key, value in items)
+        pairs = sorted(((key.hex(), value) for key, value in items), key=_path)
         if not pairs:
             return root
         node = self._update(None if root == BLANK_ROOT_HASH else self._node(root), pairs)
@@ -62,9 +79,9 @@ class BatchTrie:
         self.db[new_root] = encoded
         return new_root
 
-    def update_child(self, ref: Ref, items: Iterable[tuple[str, bytes]]) -> Ref:
+    def update_child(self, ref: Ref, items: Iterable[tuple[str, Value]]) -> Ref:
         """The new reference of the subtree at `ref` after setting (path below it, value)."""
-        return self._ref(self._update(self._node(ref), sorted(items)))
+        return self._ref(self._update(self._node(ref), sorted(items, key=_path)))
 
     def _ref(self, node: Node) -> Ref:
         encoded = rlp.encode(node)
@@ -81,9 +98,9 @@ class BatchTrie:
             return ref
         return rlp.decode(self.db[ref])  # type: ignore[no-any-return]
 
-    def _update(self, node: Node | None, pairs: list[tuple[str, bytes]]) -> Node:
+    def _update(self, node: Node | None, pairs: list[tuple[str, Value]]) -> Node:
         if node is None:
-            return self._build([(path, False, value) for path, value in pairs])
+            return self._build([(path, False, _value(value, None)) for path, value in pairs])
         if len(node) == 17:
             branch = list(node)
             paths = [path for path, _ in pairs]
@@ -93,14 +110,16 @@ class BatchTrie:
             return branch
         path, leaf = _uncompact(node[0])
         if leaf:
-            entries: list[_Entry] = [(p, False, value) for p, value in pairs]
+            entries: list[_Entry] = [
+                (p, False, _value(value, node[1] if p == path else None)) for p, value in pairs
+            ]
             if all(p != path for p, _ in pairs):
                 entries.append((path, False, node[1]))
                 entries.sort(key=lambda entry: entry[0])
             return self._build(entries)
         return self._update_extension(node, path, pairs)
 
-    def _update_extension(self, node: Node, path: str, pairs: list[tuple[str, bytes]]) -> Node:
+    def _update_extension(self, node: Node, path: str, pairs: list[tuple[str, Value]]) -> Node:
         length = len(path)
         if all(p[:length] == path for p, _ in pairs):
             below = [(p[length:], value) for p, value in pairs]
@@ -115,7 +134,9 @@ class BatchTrie:
         head, rest = path[: split + 1], path[split + 1 :]
         rest_node = [_compact(rest, False), node[1]] if rest else self._node(node[1])
         inside = [(p[split + 1 :], value) for p, value in pairs if p[: split + 1] == head]
-        entries: list[_Entry] = [(p, False, value) for p, value in pairs if p[: split + 1] != head]
+        entries: list[_Entry] = [
+            (p, False, _value(value, None)) for p, value in pairs if p[: split + 1] != head
+        ]
         entries.append((head, True, self._update(rest_node, inside) if inside else rest_node))
         entries.sort(key=lambda entry: entry[0])
         return self._build(entries)

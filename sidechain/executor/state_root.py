@@ -8,6 +8,7 @@ processes, or in-process in task order. The split is only used where it is sound
 root node is a branch and stays one; otherwise the whole update runs as one task.
 """
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from eth_typing import Hash32
 from eth_utils import keccak
 from trie import HexaryTrie
 
-from sidechain.executor.batch_trie import BatchTrie, Node, Ref
+from sidechain.executor.batch_trie import BatchTrie, Node, Ref, Value
 from sidechain.executor.mvstate import BAL, CODE, EXIST, NONCE, SLOT, WIPE, Key, TrieReader
 
 NodeDB = MutableMapping[bytes, bytes]
@@ -57,9 +58,9 @@ TaskRunner = Callable[[Sequence[TrieTask]], list[Ref | None]]
 def run_task(db: NodeDB, reader: TrieReader, task: TrieTask) -> Ref | None:
     """A task's result: the new root hash, or with `nibble` the new child reference (None if
     the root node stops being a branch: the caller then updates the whole trie)."""
-    items: Sequence[tuple[bytes, bytes]] = task.items
+    items: Sequence[tuple[bytes, Value]] = task.items
     if task.tag == ACCOUNT_TRIE:
-        items = [(key, account_leaf(reader, spec)) for key, spec in task.items]
+        items = [(key, account_value(reader, spec)) for key, spec in task.items]
     if task.nibble is None:
         return apply_items(db, task.root, items)
     branch = root_branch(db, task.root)
@@ -70,14 +71,17 @@ def run_task(db: NodeDB, reader: TrieReader, task: TrieTask) -> Ref | None:
     return None if new_branch is None else new_branch[task.nibble]  # type: ignore[no-any-return]
 
 
-def apply_items(db: NodeDB, root: Hash32, items: Iterable[tuple[bytes, bytes]]) -> Hash32:
-    """The root after setting each (key, value); an empty value deletes the key."""
+def apply_items(db: NodeDB, root: Hash32, items: Iterable[tuple[bytes, Value]]) -> Hash32:
+    """The root after setting each (key, value); an empty value deletes the key (a `Merge`
+    never deletes)."""
     pairs = list(items)
     if all(value for _, value in pairs):
         return BatchTrie(db).update(root, pairs)
     trie = HexaryTrie(db, root)
     with trie.squash_changes() as batch:
         for key, value in pairs:
+            if not isinstance(value, bytes):
+                value = value(batch.get(key) or None)
             if value:
                 batch[key] = value
             elif key in batch:
@@ -92,9 +96,33 @@ def root_branch(db: NodeDB, root: Hash32) -> Node | None:
     return node if len(node) == 17 else None  # type: ignore[no-any-return]
 
 
-def account_leaf(reader: TrieReader, spec: AccountSpec) -> bytes:
-    """The account trie value (b"" = delete), as py-evm's `make_state_root` would store it."""
+def account_value(reader: TrieReader, spec: AccountSpec) -> Value:
+    """The account trie value of `spec`: a `Merge` with the old leaf (read by the trie walk,
+    not looked up) when the account surely stays in the trie, else the value from the
+    pre-state account (b"" = delete)."""
+    if _stays(spec):
+        return functools.partial(_merged_leaf, spec)
     before = reader.account(spec.address)
+    return _merged_leaf(spec, rlp.encode(before) if before is not None else None)
+
+
+def _stays(spec: AccountSpec) -> bool:
+    """Whether the account is in the trie after the block whatever it was before: it exists
+    (an account field changed, which only an existing or created account's can), or its
+    storage is not empty."""
+    exists = spec.fields.get(EXIST)
+    if exists is not None:
+        return bool(exists)
+    return bool(spec.fields.keys() & {BAL, NONCE, CODE}) or spec.storage_root not in (
+        None,
+        BLANK_ROOT_HASH,
+    )
+
+
+def _merged_leaf(spec: AccountSpec, old: bytes | None) -> bytes:
+    """The account leaf (b"" = delete) from its old RLP, as py-evm's `make_state_root` would
+    store it."""
+    before = rlp.decode(old, sedes=Account) if old else None
     storage_root = spec.storage_root
     if storage_root is None:
         storage_root = BLANK_ROOT_HASH if spec.wiped or before is None else before.storage_root
