@@ -1,4 +1,11 @@
-"""Spending a deposit output: m federation signatures, or the depositor's refund after timeout."""
+"""Spending a deposit output: m federation signatures, or the depositor's refund after timeout.
+
+A USDT deposit is an Omni simple send whose reference output paid the deposit address: the
+tokens sit in the Omni balance of that address, the output holds only a few sats. Its refund
+spends that output (the only input, so the deposit address is the Omni sender) and carries a
+simple send of the tokens to the refund address, the one output besides the OP_RETURN (so it
+is the reference, the receiver); the sats left after the fee go with it.
+"""
 
 from collections.abc import Iterable, Mapping
 
@@ -21,10 +28,13 @@ from bitcoin.core.script import (
 from coincurve import PrivateKey, PublicKey
 
 from bridge.bitcoin.deposit_script import DepositScript
+from bridge.bitcoin.omni.payload import SimpleSend, op_return_script
+from bridge.bitcoin.omni.transactions import DUST_SATS
 from bridge.bitcoin.script_errors import (
     FeeTooHigh,
     NoRefundBranch,
     NotEnoughSignatures,
+    NotTheRefundKey,
     UnknownSigner,
 )
 
@@ -83,18 +93,23 @@ def build_refund(
     refund_key: PrivateKey,
     destination_script: bytes,
     fee: int,
+    tokens: SimpleSend | None = None,
 ) -> CTransaction:
-    """The depositor's refund: valid once the deposit has `deposit.timeout` confirmations."""
+    """The depositor's refund of output `outpoint` (`amount` sats) to `destination_script`,
+    valid once the deposit has `deposit.timeout` confirmations. With `tokens`, the Omni tokens
+    the deposit brought to the address go to the same destination."""
     if deposit.refund_key is None or deposit.timeout is None:
         raise NoRefundBranch(deposit.witness_script)
     if refund_key.public_key.format() != deposit.refund_key:
-        raise UnknownSigner(refund_key.public_key.format())
-    if fee >= amount:
-        raise FeeTooHigh(fee, amount)
+        raise NotTheRefundKey(refund_key.public_key.format(), deposit.refund_key)
+    keep = 1 if tokens is None else DUST_SATS  # the tokens' receiver must be a standard output
+    if amount - fee < keep:
+        raise FeeTooHigh(fee, amount, keep)
+    outputs = [CTxOut(amount - fee, CScript(destination_script))]
+    if tokens is not None:
+        outputs.insert(0, CTxOut(0, CScript(op_return_script(tokens))))
     tx = CMutableTransaction(
-        [CTxIn(outpoint, nSequence=deposit.timeout)],
-        [CTxOut(amount - fee, CScript(destination_script))],
-        nVersion=REFUND_TX_VERSION,
+        [CTxIn(outpoint, nSequence=deposit.timeout)], outputs, nVersion=REFUND_TX_VERSION
     )
     digest = signature_hash(tx, 0, amount, deposit)
     signature = sign_digest(digest, refund_key)

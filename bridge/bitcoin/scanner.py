@@ -101,7 +101,10 @@ class DepositScanner(BlockStage):
                 ledger = Ledger(session)
                 ledger.blocks.connect(block.height, block.hash, block.prev_hash)
                 known = _deposit_addresses(session, _paid_addresses(block))
-                payments = recognise(block, omni, known.keys(), self.settings.rules)
+                scripts = {
+                    address: bytes.fromhex(row.witness_script) for address, row in known.items()
+                }
+                payments = recognise(block, omni, scripts, self.settings.rules)
                 if payments:
                     self._record(ledger, payments, block)
                 self._count_confirmations(ledger, block.height)

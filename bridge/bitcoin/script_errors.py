@@ -14,7 +14,8 @@ BitcoinError (bridge.bitcoin.errors)
         ├── NotEnoughSignatures  fewer federation signatures than the threshold
         ├── UnknownSigner        a signature from a key outside the federation
         ├── NoRefundBranch       a refund asked of a script without one
-        └── FeeTooHigh           the fee eats the whole amount
+        ├── NotTheRefundKey      a refund signed with another key than the script's
+        └── FeeTooHigh           the fee leaves too little for the output
 """
 
 from bridge.bitcoin.errors import BitcoinError
@@ -99,8 +100,22 @@ class NoRefundBranch(DepositSpendError):
         super().__init__(f"deposit script has no refund branch: {script.hex()}")
 
 
+class NotTheRefundKey(DepositSpendError):
+    def __init__(self, given: bytes, expected: bytes) -> None:
+        self.given = given
+        self.expected = expected
+        super().__init__(
+            f"key {given.hex()} is not the deposit's refund key {expected.hex()}: only the "
+            "depositor's key opens the refund branch"
+        )
+
+
 class FeeTooHigh(DepositSpendError):
-    def __init__(self, fee: int, amount: int) -> None:
+    def __init__(self, fee: int, amount: int, keep: int = 1) -> None:
         self.fee = fee
         self.amount = amount
-        super().__init__(f"fee {fee} sats leaves nothing of the {amount} sats spent")
+        self.keep = keep
+        super().__init__(
+            f"fee {fee} sats leaves less than the {keep} sats the output needs, "
+            f"of the {amount} sats spent"
+        )

@@ -118,6 +118,19 @@ SCHEMAS: dict[str, Schema] = {
             "spendable_from_height": nullable(INT),
             "timeout_blocks": nullable(INT),
             "witness_script": nullable(STRING),
+            "omni_send": nullable(
+                obj(
+                    {
+                        "property_id": INT,
+                        "amount": COUNT,
+                        "op_return": {
+                            **STRING,
+                            "description": "the refund's first output script (hex): an Omni "
+                            "simple send of the deposit's tokens",
+                        },
+                    }
+                )
+            ),
             "instructions": STRING,
         }
     ),
@@ -142,6 +155,9 @@ SCHEMAS: dict[str, Schema] = {
                     {
                         "reason": nullable(enum(RejectReason)),
                         "explanation": STRING,
+                        "detail": nullable(
+                            {**STRING, "description": "the scanner's words on this deposit"}
+                        ),
                         "refund": ref("Refund"),
                     }
                 )

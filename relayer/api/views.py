@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bridge.bitcoin.omni.payload import SimpleSend, op_return_script
 from bridge.ledger.models import (
     Challenge,
     Claim,
@@ -18,15 +19,30 @@ from bridge.ledger.models import (
     StateCommitment,
     Withdrawal,
 )
-from bridge.ledger.states import DepositStatus, RejectReason, WindowClock, WithdrawalStatus
+from bridge.ledger.states import (
+    Asset,
+    DepositStatus,
+    RejectReason,
+    WindowClock,
+    WithdrawalStatus,
+)
 
 Json = dict[str, Any]
+
+REFUSED = (DepositStatus.REJECTED, DepositStatus.REFUNDED)  # deposits that show a rejection
 
 REJECT_REASONS = {
     RejectReason.BELOW_MINIMUM: "the amount is below the bridge's minimum deposit",
     RejectReason.UNKNOWN_PROPERTY: "the Omni property paid is not the bridged USDT",
-    RejectReason.INVALID_OMNI: "the Omni payload could not be read",
-    RejectReason.BAD_SCRIPT: "the output does not pay a deposit script this bridge handed out",
+    RejectReason.INVALID_OMNI: (
+        "the Omni transaction is not a valid simple send: its payload could not be read, it is "
+        "another kind of Omni message, or the Omni rules void it (e.g. it sends more than its "
+        "sender holds)"
+    ),
+    RejectReason.BAD_SCRIPT: (
+        "the federation cannot spend this output: the address's script is not the deposit "
+        "script the output pays, or it names another federation than the bridge's current one"
+    ),
 }
 
 
@@ -56,19 +72,25 @@ def deposit_address_view(row: DepositAddress) -> Json:
     }
 
 
-def deposit_view(deposit: Deposit, address: DepositAddress | None, required: int) -> Json:
-    """A deposit with what the user needs next: its mint, or why it was refused and the refund."""
+def deposit_view(
+    deposit: Deposit, address: DepositAddress | None, required: int, detail: str | None = None
+) -> Json:
+    """A deposit with what the user needs next: its mint, or why it was refused and the refund.
+
+    `detail` is the scanner's own words about a rejection (e.g. "3000 sats is below the minimum
+    of 10000"), from the ledger's audit log."""
     mint = None
     if deposit.mint_tx_hash is not None:
         mint = {"tx_hash": deposit.mint_tx_hash, "block": deposit.mint_block}
     rejection = None
-    if deposit.status in (DepositStatus.REJECTED, DepositStatus.REFUNDED):
+    if deposit.status in REFUSED:
         reason = deposit.reject_reason
         rejection = {
             "reason": None if reason is None else str(reason),
             "explanation": REJECT_REASONS.get(reason, "refused by the bridge")
             if reason
             else "refused by the bridge",
+            "detail": detail,
             "refund": _refund(deposit, address),
         }
     return {
@@ -92,27 +114,61 @@ def deposit_view(deposit: Deposit, address: DepositAddress | None, required: int
     }
 
 
+def _tokens(deposit: Deposit) -> SimpleSend | None:
+    """The Omni send that returns a USDT deposit's tokens (None: a BTC deposit, or no amount)."""
+    if deposit.asset != Asset.USDT or deposit.omni_property_id is None or deposit.amount <= 0:
+        return None
+    return SimpleSend(deposit.omni_property_id, deposit.amount)
+
+
 def _refund(deposit: Deposit, address: DepositAddress | None) -> Json:
+    tokens = _tokens(deposit)
+    omni_send = None
+    if tokens is not None:
+        omni_send = {
+            "property_id": tokens.property_id,
+            "amount": tokens.amount,
+            "op_return": op_return_script(tokens).hex(),
+        }
     if address is not None and address.refund_pubkey and address.refund_timeout:
+        instructions = (
+            f"After {address.refund_timeout} blocks from the deposit's block, spend output "
+            f"{deposit.id} through the script's OP_ELSE branch: witness <signature of the "
+            "refund key> <empty> <witness_script>, input nSequence = the timeout."
+        )
+        if tokens is not None:
+            instructions += (
+                f" The output holds only sats; the {tokens.amount} units of Omni property "
+                f"{tokens.property_id} sit in the deposit address's Omni balance. To return "
+                "them, spend that output as the only input (so the deposit address is the "
+                "Omni sender) to two outputs: first an OP_RETURN with omni_send.op_return, "
+                "then your refund address, which the Omni rules make the receiver of the "
+                "tokens and which gets the sats left after the fee (at least 546). If the "
+                "deposit's Omni transaction was void (see detail), no tokens arrived and only "
+                "the sats come back."
+            )
+        elif deposit.asset == Asset.USDT:
+            instructions += " The deposit's Omni message moved no known amount: only sats return."
         return {
             "method": "refund_key",
             "spendable_from_height": deposit.block_height + address.refund_timeout,
             "timeout_blocks": address.refund_timeout,
             "witness_script": address.witness_script,
-            "instructions": (
-                f"After {address.refund_timeout} blocks from the deposit's block, spend output "
-                f"{deposit.id} through the script's OP_ELSE branch: witness <signature of the "
-                "refund key> <empty> <witness_script>, input nSequence = the timeout."
-            ),
+            "omni_send": omni_send,
+            "instructions": instructions,
         }
+    returned = f"outpoint {deposit.id}"
+    if tokens is not None:
+        returned += f" and the {tokens.amount} units of Omni property {tokens.property_id} it sent"
     return {
         "method": "federation",
         "spendable_from_height": None,
         "timeout_blocks": None,
         "witness_script": None if address is None else address.witness_script,
+        "omni_send": omni_send,
         "instructions": (
             "The deposit address has no refund key: the federation must sign the refund. "
-            f"Ask the bridge operators to return outpoint {deposit.id}."
+            f"Ask the bridge operators to return {returned}."
         ),
     }
 

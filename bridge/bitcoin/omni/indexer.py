@@ -224,10 +224,6 @@ class OmniIndexer(BlockStage):
         mapping[key] = value
 
 
-def _ecosystem(property_id: int) -> int:
-    return TEST_ECOSYSTEM if property_id >= 0x80000000 else MAIN_ECOSYSTEM
-
-
 def _invalid(result: OmniTxResult, reason: InvalidReason) -> OmniTxResult:
     return replace(result, invalid_reason=reason)
 

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.network import Network
 from bridge.ledger.ledger import Ledger
-from bridge.ledger.models import Deposit, DepositAddress
-from bridge.ledger.states import Asset, DepositStatus
+from bridge.ledger.models import AuditEntry, Deposit, DepositAddress
+from bridge.ledger.states import DEPOSIT, Asset, DepositStatus
 from relayer.api import params
 from relayer.api.bridge_state import pause_state
 from relayer.api.context import CONFIG, in_ledger
 from relayer.api.errors import BridgePaused, FederationNotConfigured, NotFound
 from relayer.api.routes.respond import json_response
-from relayer.api.views import Json, deposit_address_view, deposit_view, page_view
+from relayer.api.views import REFUSED, Json, deposit_address_view, deposit_view, page_view
 from sluice.config import Config
 
 routes = web.RouteTableDef()
@@ -96,8 +96,12 @@ async def list_deposits(request: web.Request) -> web.Response:
     def read(ledger: Ledger) -> Json:
         found = ledger.deposits.page(**filters, cursor=page.cursor, limit=page.limit)
         addresses = _addresses(ledger, found.items)
+        details = _rejection_details(ledger, found.items)
         depth = config.bitcoin.confirmations
-        items = [deposit_view(d, addresses.get(d.deposit_address), depth) for d in found.items]
+        items = [
+            deposit_view(d, addresses.get(d.deposit_address), depth, details.get(d.id))
+            for d in found.items
+        ]
         return page_view(items, found.next_cursor)
 
     return json_response(await in_ledger(request, read))
@@ -114,7 +118,8 @@ async def get_deposit(request: web.Request) -> web.Response:
         if deposit is None:
             raise NotFound(f"no deposit {wanted} in this relayer's ledger (yet)")
         address = ledger.deposit_addresses.get(deposit.deposit_address)
-        return deposit_view(deposit, address, config.bitcoin.confirmations)
+        detail = _rejection_details(ledger, [deposit]).get(deposit.id)
+        return deposit_view(deposit, address, config.bitcoin.confirmations, detail)
 
     return json_response(await in_ledger(request, read))
 
@@ -126,3 +131,25 @@ def _addresses(ledger: Ledger, deposits: Sequence[Deposit]) -> dict[str, Deposit
         return {}
     query = select(DepositAddress).where(DepositAddress.address.in_(wanted))
     return {row.address: row for row in ledger.session.scalars(query)}
+
+
+def _rejection_details(ledger: Ledger, deposits: Sequence[Deposit]) -> dict[str, str]:
+    """The scanner's message on each rejected deposit (kept in the audit log), in one query."""
+    rejected = [d.id for d in deposits if d.status in REFUSED]
+    if not rejected:
+        return {}
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.record_kind == DEPOSIT.record_kind,
+            AuditEntry.record_id.in_(rejected),
+            AuditEntry.to_status == str(DepositStatus.REJECTED),
+        )
+        .order_by(AuditEntry.id)
+    )
+    details = {}
+    for entry in ledger.session.scalars(query):  # the latest rejection of each wins
+        message = (entry.detail or {}).get("message")
+        if isinstance(message, str):
+            details[entry.record_id] = message
+    return details

@@ -7,7 +7,7 @@ the best chain `reorged`, and those mined again `seen` in their new block.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.deposit_script import DepositScript
-from bridge.bitcoin.payments import DepositRules
+from bridge.bitcoin.payments import DepositRules, Federation
 from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.bitcoin.scanner import DepositScanner, ScannerSettings
 from bridge.ledger import DuplicateRecord, Ledger
@@ -230,6 +230,39 @@ def settings_from_next_block(node: BitcoindNode, usdt: int = 31) -> ScannerSetti
     start = node.getblockcount() + 1
     rules = DepositRules(usdt_property_id=usdt, min_btc_sats=MIN_BTC, min_usdt=USDT)
     return ScannerSettings(rules, confirmations=DEPTH, start_height=start, omni_start_height=start)
+
+
+async def test_a_deposit_to_an_earlier_federations_address_is_rejected_as_bad_script(
+    bitcoind: BitcoindNode, ledger_sessions_factory: sessionmaker[Session]
+):
+    """An address made before the federation changed (one key replaced) still gets paid: the
+    payment is recorded rejected, bad_script, with why; the one to today's address is seen."""
+    sessions = ledger_sessions_factory
+    base = settings_from_next_block(bitcoind)
+    today = Federation(frozenset(FEDERATION), 2)
+    settings = replace(base, rules=replace(base.rules, federation=today))
+    (current,) = make_addresses(sessions, 1)
+    replaced_key = bytes.fromhex(
+        "02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13"
+    )
+    earlier = DepositScript.create("0x" + "77" * 20, [*FEDERATION[:2], replaced_key], 2)
+    with sessions.begin() as session:
+        Ledger(session).deposit_addresses.add(
+            earlier.address("regtest"), earlier.witness_script.hex(), "0x" + "77" * 20
+        )
+    fine, bad = pay_btc(bitcoind, {current: 60_000, earlier.address("regtest"): 60_000})
+    bad = replace(bad, reason=RejectReason.BAD_SCRIPT)
+    (block,) = bitcoind.mine(1)
+    async with client(bitcoind) as rpc:
+        await DepositScanner(rpc, sessions, settings).execute()
+    assert rows(sessions) == expected([fine, bad], DepositStatus.SEEN, 1, block)
+    with sessions() as session:
+        (entry,) = [
+            e
+            for e in Ledger(session).audit.for_record("deposit", f"{bad.txid}:{bad.vout}")
+            if e.to_status == DepositStatus.REJECTED
+        ]
+    assert "federation that is not the bridge's current one" in entry.detail["message"]
 
 
 async def test_address_handed_out_after_the_scan_started_is_recognised(

@@ -19,11 +19,12 @@ from bridge.bitcoin.deposit_spend import (
 from bridge.bitcoin.errors import BitcoinRPCError
 from bridge.bitcoin.omni.errors import InsufficientFunds
 from bridge.bitcoin.omni.payload import SimpleSend, op_return_script
-from bridge.bitcoin.omni.transactions import REFERENCE_SATS, omni_transaction
+from bridge.bitcoin.omni.transactions import DUST_SATS, REFERENCE_SATS, omni_transaction
 from bridge.bitcoin.script_errors import (
     FeeTooHigh,
     NoRefundBranch,
     NotEnoughSignatures,
+    NotTheRefundKey,
     UnknownSigner,
 )
 from regtest.node import BitcoindNode
@@ -110,6 +111,40 @@ def test_refund_before_timeout_is_non_final_and_after_it_confirms(bitcoind: Bitc
     assert to_sats(paid) == amount - FEE
 
 
+def test_usdt_refund_after_the_timeout_brings_the_tokens_to_the_refund_address(
+    bitcoind: BitcoindNode,
+):
+    """A USDT deposit's tokens sit at the deposit address: the refund spends the deposit's
+    reference output (so the deposit address sends) with a simple send of those tokens to the
+    refund address, and the Omni rules credit them there."""
+    node, timeout = bitcoind, 3
+    deposit = deposit_script(timeout)
+    address = deposit.address("regtest")
+    property_id = issue_usdt(node, 50 * USDT)
+    txid = send_usdt(node, address, 7 * USDT, property_id=property_id)
+    node.mine(1)
+    reference = node.getrawtransaction(txid, True)["vout"][1]
+    assert reference["scriptPubKey"]["address"] == address
+    assert omni_state(node).balance(address, property_id) == 7 * USDT
+    refund_address = node.new_address()
+    refund = build_refund(
+        COutPoint(lx(txid), 1),
+        to_sats(reference["value"]),
+        deposit,
+        DEPOSITOR,
+        bytes.fromhex(node.getaddressinfo(refund_address)["scriptPubKey"]),
+        300,
+        tokens=SimpleSend(property_id, 7 * USDT),
+    )
+    node.mine(timeout - 1)  # the deposit now has `timeout` confirmations
+    node.send_raw(refund.serialize().hex())
+    node.mine(1)
+    state = omni_state(node)
+    assert state.balance(refund_address, property_id) == 7 * USDT
+    assert state.balance(address, property_id) == 0
+    assert state.result(refund.GetTxid()[::-1].hex()).valid
+
+
 def test_witness_orders_signatures_by_sorted_key():
     deposit = deposit_script()
     tx = spend_tx(COutPoint(b"\x01" * 32, 0), 50_000, b"\x00\x14" + b"\x02" * 20)
@@ -167,11 +202,17 @@ def test_refund_needs_a_refund_branch_the_right_key_and_a_fee_below_the_amount()
     destination = b"\x00\x14" + b"\x02" * 20
     with pytest.raises(NoRefundBranch):
         build_refund(outpoint, 10_000, deposit_script(), DEPOSITOR, destination, FEE)
-    with pytest.raises(UnknownSigner):
+    with pytest.raises(NotTheRefundKey) as wrong_key:
         build_refund(outpoint, 10_000, deposit_script(10), MEMBERS[0], destination, FEE)
+    assert wrong_key.value.given == MEMBERS[0].public_key.format()
+    assert "is not the deposit's refund key" in str(wrong_key.value)
     with pytest.raises(FeeTooHigh) as raised:
         build_refund(outpoint, 900, deposit_script(10), DEPOSITOR, destination, FEE)
     assert (raised.value.fee, raised.value.amount) == (FEE, 900)
+    tokens = SimpleSend(31, 5)
+    with pytest.raises(FeeTooHigh) as dust:  # the tokens' receiver would be dust
+        build_refund(outpoint, FEE + 500, deposit_script(10), DEPOSITOR, destination, FEE, tokens)
+    assert dust.value.keep == DUST_SATS
 
 
 def test_amounts_from_bitcoind_are_exact_sats():

@@ -3,6 +3,7 @@
 import base64
 import json
 
+from bridge.bitcoin.omni.payload import SimpleSend, op_return_script
 from bridge.ledger import Asset, DepositStatus, Ledger, RejectReason
 from bridge.ledger.testing import deposit, txid
 
@@ -17,7 +18,7 @@ async def make_address(client, recipient=RECIPIENT, refund=None):
     return (await response.json())["address"]
 
 
-def pay(ledger: Ledger, address: str, n: int, asset=Asset.BTC, amount=50_000):
+def pay(ledger: Ledger, address: str, n: int, asset=Asset.BTC, amount=50_000, property_id=None):
     return ledger.deposits.record_seen(
         txid=txid(1000 + n),
         vout=n % 4,
@@ -27,6 +28,7 @@ def pay(ledger: Ledger, address: str, n: int, asset=Asset.BTC, amount=50_000):
         block_height=200 + n,
         block_hash=txid(5000 + n),
         confirmations=2,
+        omni_property_id=property_id,
     ).id
 
 
@@ -60,7 +62,9 @@ async def test_rejected_deposit_says_why_and_how_to_refund_with_the_key(api_clie
 
     def rejected(ledger: Ledger) -> str:
         deposit_id = pay(ledger, address, 2, amount=500)
-        ledger.deposits.reject(deposit_id, RejectReason.BELOW_MINIMUM)
+        ledger.deposits.reject(
+            deposit_id, RejectReason.BELOW_MINIMUM, "500 sats is below the minimum of 10000"
+        )
         return deposit_id
 
     deposit_id = write(rejected)
@@ -68,10 +72,36 @@ async def test_rejected_deposit_says_why_and_how_to_refund_with_the_key(api_clie
     rejection = body["rejection"]
     assert body["status"] == "rejected" and rejection["reason"] == "below_minimum"
     assert "below the bridge's minimum" in rejection["explanation"]
+    assert rejection["detail"] == "500 sats is below the minimum of 10000"
     refund = rejection["refund"]
     assert refund["method"] == "refund_key"
     assert refund["spendable_from_height"] == body["block_height"] + 144
     assert refund["witness_script"] and "OP_ELSE" in refund["instructions"]
+    assert refund["omni_send"] is None  # BTC: the output's sats are the whole deposit
+    _, listed = await get_json(api_client, "/v1/deposits?status=rejected")
+    assert [item["rejection"]["detail"] for item in listed["items"]] == [rejection["detail"]]
+
+
+async def test_rejected_usdt_deposit_refund_carries_the_omni_send_of_its_tokens(api_client, write):
+    """The tokens sit in the deposit address's Omni balance, not in the output: the advice
+    names the simple send that returns them (as deposit_spend.build_refund builds it)."""
+    address = await make_address(api_client, refund=REFUND_KEY)
+
+    def rejected(ledger: Ledger) -> str:
+        deposit_id = pay(ledger, address, 4, Asset.USDT, 7 * 10**8, property_id=4)
+        ledger.deposits.reject(deposit_id, RejectReason.UNKNOWN_PROPERTY)
+        return deposit_id
+
+    _, body = await get_json(api_client, f"/v1/deposits/{write(rejected)}")
+    refund = body["rejection"]["refund"]
+    assert refund["omni_send"] == {
+        "property_id": 4,
+        "amount": 7 * 10**8,
+        "op_return": op_return_script(SimpleSend(4, 7 * 10**8)).hex(),
+    }
+    assert "only input" in refund["instructions"]
+    assert "Omni sender" in refund["instructions"]
+    assert "omni_send.op_return" in refund["instructions"]
 
 
 async def test_rejected_deposit_without_refund_key_needs_the_federation(api_client, write):
@@ -85,6 +115,8 @@ async def test_rejected_deposit_without_refund_key_needs_the_federation(api_clie
     _, body = await get_json(api_client, f"/v1/deposits/{write(rejected)}")
     assert body["rejection"]["refund"]["method"] == "federation"
     assert body["rejection"]["refund"]["spendable_from_height"] is None
+    assert "federation cannot spend this output" in body["rejection"]["explanation"]
+    assert body["rejection"]["detail"] is None  # rejected without a message
 
 
 async def test_list_filters_by_recipient_address_status_and_asset(api_client, write):
