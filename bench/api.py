@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
-import subprocess
+import shlex
 import sys
 import tempfile
 import time
@@ -33,8 +32,9 @@ from bridge.ledger import (
     upgrade_ledger,
 )
 from bridge.ledger.testing import postgres_schema
+from regtest.util import free_port
+from relayer.api.process import answers_healthz, api_process
 
-REPO = Path(__file__).resolve().parents[1]
 ADDRESSES = 100
 BATCH = 5_000
 FEDERATION = [
@@ -75,14 +75,9 @@ def seed(url: str, rows: int) -> list[str]:
     return ids
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def api_server(directory: Path, ledger_url: str) -> Iterator[str]:
+    """`sluice api --config FILE` in its own process, until the block ends; its URL."""
     port = free_port()
     config = directory / "sluice.toml"
     keys = ", ".join(f'"{key}"' for key in FEDERATION)
@@ -90,29 +85,13 @@ def api_server(directory: Path, ledger_url: str) -> Iterator[str]:
         f'[ledger]\nurl = "{ledger_url}"\n\n[bridge]\nfederation_pubkeys = [{keys}]\n'
         f"threshold = 2\n\n[api]\nport = {port}\nrate_limit_per_minute = 1000000000\n"
     )
-    with (directory / "api.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sluice.cli", "api", "--config", str(config)],
-            cwd=REPO,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(10)
-
-
-async def wait_healthy(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"sluice api at {url} did not become healthy")
+    url = f"http://127.0.0.1:{port}"
+    process = api_process(config, directory / "api.log")
+    process.start(answers_healthz(url))
+    try:
+        yield url
+    finally:
+        process.stop()
 
 
 async def load(url: str, ids: list[str], seconds: float, concurrency: int) -> dict[str, float]:
@@ -155,7 +134,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--postgres", action="store_true", help="ledger on PostgreSQL")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp, contextlib.ExitStack() as stack:
         directory = Path(temp)
@@ -167,7 +146,6 @@ def main() -> None:
         ids = seed(ledger_url, args.rows)
         seeding = time.perf_counter() - seeding
         url = stack.enter_context(api_server(directory, ledger_url))
-        asyncio.run(wait_healthy(url))
         figures = asyncio.run(load(url, ids, args.seconds, args.concurrency))
     result = {
         "ledger": "postgresql" if args.postgres else "sqlite",
@@ -177,9 +155,7 @@ def main() -> None:
         "seconds": args.seconds,
         **figures,
     }
-    if args.json:
-        print(json.dumps(result))
-        return
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(
         f"deposit lookups, {args.rows:,} deposits in {result['ledger']} "
         f"(seeded in {result['seed_seconds']} s), {args.concurrency} connections, "
@@ -190,6 +166,8 @@ def main() -> None:
         f"p99 {figures['p99_ms']} ms   ({figures['requests']:,} requests, "
         f"{figures['failures']} not 200)"
     )
+    if args.json:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

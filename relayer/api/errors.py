@@ -4,13 +4,12 @@ SluiceError
 └── ApiError                    an HTTP error with a stable `code` (and the `field` at fault)
     ├── InvalidParameter        400: a query, path or body value is malformed or out of range
     ├── InvalidJson             400: the body is not a JSON object
-    ├── HttpError               4xx: refused by aiohttp itself (e.g. a bad static path)
+    ├── HttpError               4xx: refused by aiohttp itself (code: the status's name)
     ├── NotFound                404: no such record or route
     ├── MethodNotAllowed        405
     ├── Unauthorized            401: admin endpoint without the right bearer token
     ├── AdminDisabled           403: no admin token is configured, so admin endpoints are off
     ├── OriginNotAllowed        403: a CORS preflight from an origin not in api.cors_origins
-    ├── Conflict                409: the record exists with other fields
     ├── PayloadTooLarge         413: body above api.max_body_bytes
     ├── UnsupportedMediaType    415: a body that is not application/json
     ├── RateLimited             429: the client spent its per-minute budget
@@ -28,6 +27,7 @@ whose message never repeats the exception (it could carry a secret).
 """
 
 import json
+from http import HTTPStatus
 from typing import ClassVar
 
 from aiohttp import web
@@ -35,7 +35,6 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from bridge.bitcoin.script_errors import DepositScriptError
 from bridge.ledger.errors import (
-    DuplicateRecord,
     InvalidCursor,
     InvalidEvmAddress,
     InvalidPageSize,
@@ -77,11 +76,12 @@ class InvalidJson(ApiError):
 
 
 class HttpError(ApiError):
-    code = "bad_request"
+    """Its code is the status's name: 403 `forbidden`, 400 `bad_request`, 408 `request_timeout`."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status  # type: ignore[misc]
+        self.code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")  # type: ignore[misc]
 
 
 class NotFound(ApiError):
@@ -107,11 +107,6 @@ class AdminDisabled(ApiError):
 class OriginNotAllowed(ApiError):
     status = 403
     code = "origin_not_allowed"
-
-
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
 
 
 class PayloadTooLarge(ApiError):
@@ -187,8 +182,6 @@ def error_for(error: Exception) -> ApiError:
         return error
     if isinstance(error, RecordNotFound):
         return NotFound(str(error))
-    if isinstance(error, DuplicateRecord):
-        return Conflict(str(error))
     if isinstance(error, InvalidCursor):
         return InvalidParameter("cursor", error.cursor, "not a cursor this API issued")
     if isinstance(error, InvalidPageSize):

@@ -31,7 +31,6 @@ ERRORS = {
     "401": "missing or wrong bearer token",
     "403": "admin endpoints disabled, or CORS origin not allowed",
     "404": "no such record",
-    "409": "conflicts with a stored record",
     "413": "body too large",
     "415": "body is not application/json",
     "429": "rate limit reached (see Retry-After)",
@@ -131,7 +130,7 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     **ok("DepositAddress", "a new address", "201"),
                     **ok("DepositAddress", "the address, made before"),
-                    **error_responses("409", "413", "415"),
+                    **error_responses("413", "415"),
                 },
             }
         },

@@ -5,6 +5,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.network import Network
@@ -55,7 +56,12 @@ async def create_deposit_address(request: web.Request) -> web.Response:
         ledger.session.flush()  # fills the timestamps the view shows
         return deposit_address_view(row), created
 
-    view, created = await in_ledger(request, store)
+    try:
+        view, created = await in_ledger(request, store)
+    except IntegrityError:
+        # Another request made the same address between our look and our insert (the address
+        # is a function of the request, so its row is this one): answer with that row.
+        view, created = await in_ledger(request, store)
     return json_response({**view, **deposit_terms(config)}, status=201 if created else 200)
 
 

@@ -91,7 +91,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise TooManyStreams(f"at most {MAX_STREAMS} event streams at once; retry later")
     resume_from = request.query.get("after", request.headers.get("Last-Event-ID"))
     if resume_from is None:
-        last = await in_ledger(request, _latest)  # only what happens from now on
+        # Only what happens from now on: fixed before the headers go out, so a client that
+        # has the response open sees every entry written after that.
+        last = await in_ledger(request, _latest)
     else:
         last = params.unsigned("after", resume_from, MAX_AUDIT_ID)
     response = web.StreamResponse(

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.ledger import create_ledger_engine, ledger_sessions, upgrade_ledger
 from bridge.ledger.testing import postgres_schema, sqlite_ledger
+from tests.support.postgres import BACKENDS
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def ledger_sessions_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[sessionmaker[Session]]:

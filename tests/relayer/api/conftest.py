@@ -6,10 +6,6 @@ By default bitcoind and the node are unreachable (a closed port), so tests that 
 take the `bitcoind` fixture or start a node (`sidechain_node`).
 """
 
-import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,22 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.ledger import Ledger, create_ledger_engine, ledger_sessions
-from bridge.ledger.migrate import upgrade_ledger
-from bridge.ledger.testing import postgres_schema, sqlite_ledger, truncate_ledger
+from bridge.ledger.testing import sqlite_ledger, truncate_ledger
 from sluice.config import BitcoinConfig, Config
-from tests.relayer.api.support import REPO, free_port, make_config, serve, wait_for_port
+from tests.relayer.api.support import make_config, serve
+from tests.support.node import NodeProcess, init_dev
+from tests.support.postgres import BACKENDS, postgres_url
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """One migrated schema per test session (per xdist worker); tests empty it in turn."""
-    with postgres_schema(prefix="api_test") as url:
-        engine = create_ledger_engine(url)
-        upgrade_ledger(engine)
-        engine.dispose()
-        yield url
+__all__ = ["postgres_url"]  # a fixture, taken by importing it
 
 
 @pytest.fixture(params=BACKENDS)
@@ -96,27 +83,12 @@ def with_config(config: Config) -> Callable[..., Config]:
 @pytest.fixture(scope="session")
 def sidechain_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`sluice node run` on a dev chain and a free port: yields its JSON-RPC URL."""
-    datadir = tmp_path_factory.mktemp("node")
-    sluice = [sys.executable, "-m", "sluice.cli"]
-    subprocess.run([*sluice, "node", "init", "--dev", "--datadir", str(datadir)], check=True)
-    port = free_port()
-    process = subprocess.Popen(
-        [*sluice, "node", "run", "--datadir", str(datadir), "--rpc-port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = NodeProcess(init_dev(tmp_path_factory.mktemp("node")))
+    process.start()
     try:
-        wait_for_port(url, process)
-        yield url
+        yield process.url
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
-        if process.poll() is None:
-            process.kill()
+        process.stop()
 
 
 @pytest.fixture

@@ -1,27 +1,17 @@
-"""Helpers the API tests share: a test config, a served app, ports, the test federation."""
+"""Helpers the API tests share: a test config, a served app, GET as JSON, the test federation."""
 
-import socket
-import subprocess
-import time
-from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from coincurve import PrivateKey
-from yarl import URL
 
+from regtest.util import free_port
 from relayer.api import build_app
 from sluice.config import ApiConfig, BitcoinConfig, BridgeConfig, Config, LedgerConfig
 
 ADMIN_TOKEN = "test-admin-token-7f3a"
-REPO = Path(__file__).resolve().parents[3]
 FEDERATION_SECRETS = [bytes([n]) * 32 for n in (1, 2, 3)]
 FEDERATION_KEYS = tuple(PrivateKey(s).public_key.format().hex() for s in FEDERATION_SECRETS)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def unreachable_url() -> str:
@@ -43,21 +33,13 @@ def make_config(ledger_url: str, **api: object) -> Config:
     )
 
 
+async def get_json(client: TestClient, path: str) -> tuple[int, Any]:
+    """GET `path`: the status and the decoded JSON body."""
+    response = await client.get(path)
+    return response.status, await response.json()
+
+
 async def serve(config: Config) -> TestClient:
     client = TestClient(TestServer(build_app(config), host="127.0.0.1"))
     await client.start_server()
     return client
-
-
-def wait_for_port(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Until something accepts connections at `url` (the process must stay alive meanwhile)."""
-    target = URL(url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"process serving {url} exited with {process.returncode}"
-        try:
-            with socket.create_connection((str(target.host), int(target.port or 80)), 0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens at {url} after 60 s")

@@ -2,7 +2,10 @@
 
 from dataclasses import replace
 
+from sqlalchemy.exc import IntegrityError
+
 from bridge.bitcoin.deposit_script import DepositScript
+from bridge.ledger.deposits import DepositAddressRepository
 from tests.relayer.api.support import ADMIN_TOKEN, FEDERATION_KEYS, serve
 
 RECIPIENT = "0x" + "11" * 20
@@ -109,3 +112,25 @@ async def test_paused_bridge_hands_out_no_address(api_client, write):
     status, error = await post_error(api_client, {"evm_address": RECIPIENT})
     assert status == 503 and error["code"] == "bridge_paused"
     assert write(lambda ledger: ledger.deposit_addresses.addresses()) == set()
+
+
+async def test_a_request_that_loses_the_insert_race_answers_with_the_address(
+    api_client, write, monkeypatch
+):
+    """Two first requests for one address at once: the one whose insert the database refuses
+    (the other's row won) runs again and answers with the address instead of a 500."""
+    real_add = DepositAddressRepository.add
+    refused = []
+
+    def lose_the_race_once(self, *args, **kwargs):
+        if not refused:
+            refused.append(args[0])
+            raise IntegrityError("INSERT INTO deposit_addresses", {}, Exception("duplicate key"))
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(DepositAddressRepository, "add", lose_the_race_once)
+    response = await api_client.post("/v1/deposit-addresses", json={"evm_address": RECIPIENT})
+    assert response.status == 201
+    address = (await response.json())["address"]
+    assert refused == [address]
+    assert write(lambda ledger: ledger.deposit_addresses.get(address).recipient) == RECIPIENT

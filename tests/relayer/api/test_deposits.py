@@ -6,6 +6,7 @@ import json
 from bridge.bitcoin.omni.payload import SimpleSend, op_return_script
 from bridge.ledger import Asset, DepositStatus, Ledger, RejectReason
 from bridge.ledger.testing import deposit, txid
+from tests.relayer.api.support import get_json
 
 RECIPIENT = "0x" + "22" * 20
 OTHER = "0x" + "33" * 20
@@ -30,11 +31,6 @@ def pay(ledger: Ledger, address: str, n: int, asset=Asset.BTC, amount=50_000, pr
         confirmations=2,
         omni_property_id=property_id,
     ).id
-
-
-async def get_json(client, path):
-    response = await client.get(path)
-    return response.status, await response.json()
 
 
 async def test_minted_deposit_shows_its_mint_and_confirmations(api_client, write):

@@ -2,6 +2,7 @@
 
 import pytest
 from aiohttp import web
+from sqlalchemy.exc import DataError
 
 from bridge.bitcoin.script_errors import InvalidThreshold
 from bridge.ledger import DuplicateRecord, InvalidCursor, InvalidPageSize, RecordNotFound
@@ -15,12 +16,14 @@ from relayer.api.routes.events import MAX_STREAMS
     ("error", "status", "code", "field"),
     [
         (RecordNotFound("deposit", "x:0"), 404, "not_found", None),
-        (DuplicateRecord("deposit_address", "bcrt1q"), 409, "conflict", None),
+        (DuplicateRecord("deposit_address", "bcrt1q"), 500, "internal_error", None),
         (InvalidCursor("abc"), 400, "invalid_parameter", "cursor"),
         (InvalidPageSize(0, 1000), 400, "invalid_parameter", "limit"),
         (InvalidEvmAddress("sender", "0x1"), 400, "invalid_parameter", "sender"),
         (InvalidThreshold(5, 3), 400, "invalid_parameter", "body"),
-        (web.HTTPForbidden(), 403, "bad_request", None),
+        (web.HTTPForbidden(), 403, "forbidden", None),
+        (web.HTTPRequestTimeout(), 408, "request_timeout", None),
+        (DataError("select", {}, ValueError("out of range")), 400, "bad_request", None),
         (KeyError("secret"), 500, "internal_error", None),
     ],
 )

@@ -5,9 +5,6 @@ real bitcoind and `sluice node run`, so no 503 is expected. Every operation but 
 event stream gets valid and invalid inputs; no answer may be a 5xx or break the document.
 """
 
-import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +21,10 @@ from schemathesis.checks import (
 
 from bridge.ledger import Ledger, ledger_sessions
 from bridge.ledger.testing import challenge, claim, commitment, deposit, sqlite_ledger, withdrawal
+from regtest.util import free_port
 from relayer.api.openapi import openapi_document
-from tests.relayer.api.support import ADMIN_TOKEN, FEDERATION_KEYS, REPO, free_port, wait_for_port
+from relayer.api.process import answers_healthz, api_process
+from tests.relayer.api.support import ADMIN_TOKEN, FEDERATION_KEYS
 
 EXAMPLES_PER_OPERATION = 50
 CHECKS = [
@@ -43,7 +42,7 @@ def seed(ledger: Ledger) -> None:
 
 
 @pytest.fixture(scope="module")
-def api_process(bitcoind, sidechain_node, tmp_path_factory) -> Iterator[str]:
+def api_url(bitcoind, sidechain_node, tmp_path_factory) -> Iterator[str]:
     """`sluice api --config FILE` on a free port; yields its base URL."""
     directory: Path = tmp_path_factory.mktemp("api")
     engine = sqlite_ledger(directory)
@@ -74,22 +73,13 @@ admin_token = "{ADMIN_TOKEN}"
 rate_limit_per_minute = 1000000
 """
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sluice.cli", "api", "--config", str(config)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "api.log").open("wb"),
-    )
     url = f"http://127.0.0.1:{port}"
+    process = api_process(config, directory / "api.log")
+    process.start(answers_healthz(url))
     try:
-        wait_for_port(url, process)
         yield url
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
-        if process.poll() is None:
-            process.kill()
+        process.stop()
 
 
 def operations(mode: GenerationMode) -> list:
@@ -109,7 +99,7 @@ def operations(mode: GenerationMode) -> list:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_input_makes_a_server_error_or_breaks_the_document(api_process, mode):
+def test_no_input_makes_a_server_error_or_breaks_the_document(api_url, mode):
     tested, calls = [], []
     for operation in operations(mode):
 
@@ -121,7 +111,7 @@ def test_no_input_makes_a_server_error_or_breaks_the_document(api_process, mode)
             suppress_health_check=list(HealthCheck),
         )
         def check(case) -> None:
-            response = case.call_and_validate(base_url=api_process, checks=CHECKS)
+            response = case.call_and_validate(base_url=api_url, checks=CHECKS)
             calls.append(response.status_code)
 
         check()

@@ -122,13 +122,13 @@ async def test_no_response_contains_a_secret(config):
 
 
 async def test_unexpected_failure_is_a_500_that_says_nothing_inside(api_client, monkeypatch):
-    from relayer.api import bridge_state
+    from relayer.api.routes import deposits
 
     def explode(*args):
         raise RuntimeError("password=hunter2 leaked from somewhere")
 
-    monkeypatch.setattr(bridge_state, "balances", explode)
-    response = await api_client.get("/v1/status")
+    monkeypatch.setattr(deposits, "_addresses", explode)
+    response = await api_client.get("/v1/deposits")
     body = await response.json()
     assert response.status == 500 and body["error"]["code"] == "internal_error"
     assert "hunter2" not in body["error"]["message"]

@@ -2,11 +2,7 @@
 
 from bridge.ledger import ChallengeStatus, ClaimKind, Ledger
 from bridge.ledger.testing import CHALLENGER, OPERATOR, challenge, claim, commitment
-
-
-async def get_json(client, path):
-    response = await client.get(path)
-    return response.status, await response.json()
+from tests.relayer.api.support import get_json
 
 
 async def test_claims_list_open_windows_and_outcomes(api_client, write):

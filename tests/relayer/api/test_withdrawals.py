@@ -5,7 +5,7 @@ from dataclasses import replace
 from bridge.ledger import Ledger, ReleasePayment, ReleaseStatus, WithdrawalStatus
 from bridge.ledger.testing import SENDER, txid, withdrawal
 from sluice.config import BitcoinConfig
-from tests.relayer.api.support import serve
+from tests.relayer.api.support import get_json, serve
 
 
 def open_window(ledger: Ledger, opened: int, closes: int) -> str:
@@ -29,11 +29,6 @@ def released(ledger: Ledger) -> str:
     ledger.releases.mark_broadcast(release_txid, raw_tx="00", broadcast_height=17)
     ledger.releases.set_confirmations(release_txid, 2, 18, txid(888))
     return withdrawal_id
-
-
-async def get_json(client, path):
-    response = await client.get(path)
-    return response.status, await response.json()
 
 
 async def test_window_counts_down_against_the_bitcoin_tip(config, write, bitcoind):
