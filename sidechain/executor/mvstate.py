@@ -11,8 +11,8 @@ pre-state trie) and every read that leaves the transaction is recorded, so Block
 later whether the transaction saw what block order says it should have.
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import rlp
@@ -88,13 +88,15 @@ class TxAccess:
 
     `pre_reads` were served by the pre-state, so they stay valid while no committed transaction
     writes the key; `reads` were served by another transaction's write and are checked by value;
-    `counter_reads` are first reads of opt-in commutative slots (rebased at commit).
+    `counter_reads` are first reads of opt-in commutative slots (rebased at commit, see
+    `counters`), `counter_values` every value the transaction read from or wrote to them.
     """
 
     pre_reads: tuple[Key, ...]
     reads: dict[Key, Any]
     counter_reads: dict[Key, int]
     changes: TxWrites
+    counter_values: dict[Key, tuple[int, ...]] = field(default_factory=dict)
 
 
 class View:
@@ -160,14 +162,14 @@ class RecordingAccountDB(AccountDatabaseAPI):
 
     Balance credits to an account whose balance the transaction has not read stay blind deltas
     (no read recorded), so transfers to one hot account do not conflict. Slots listed in
-    `counter_slots` record their first read apart: the coordinator rebases such a counter on
-    the committed value instead of re-executing.
+    `counter_slots` (key -> signed) record their first read and every value seen apart: the
+    coordinator rebases such a counter on the committed value instead of re-executing.
     """
 
     def __init__(self, view: View, state_root: Hash32) -> None:
         self.view = view
         self._root = state_root
-        self.counter_slots: frozenset[Key] = frozenset()
+        self.counter_slots: Mapping[Key, bool] = {}
         self.root_of: Callable[[TxWrites], Hash32] | None = None
         self._reset()
 
@@ -177,6 +179,7 @@ class RecordingAccountDB(AccountDatabaseAPI):
         self._reads: dict[Key, Any] = {}
         self._pre_reads: set[Key] = set()
         self._counter_reads: dict[Key, int] = {}
+        self._counter_values: dict[Key, list[int]] = {}
         self._codes: dict[bytes, bytes] = {}
         self._checkpoints: dict[int, int] = {}
 
@@ -188,6 +191,7 @@ class RecordingAccountDB(AccountDatabaseAPI):
             {k: v for k, v in self._reads.items() if k not in self._pre_reads},
             self._counter_reads,
             changes,
+            {key: tuple(values) for key, values in self._counter_values.items()},
         )
         self._reset()
         return access
@@ -299,10 +303,16 @@ class RecordingAccountDB(AccountDatabaseAPI):
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
         key = (SLOT, address, slot)
         # not from the journal: the EIP-2200 original value, the one before this transaction
-        return self._get(key) if from_journal else self._read(key)  # type: ignore[no-any-return]
+        value: int = self._get(key) if from_journal else self._read(key)
+        if key in self.counter_slots:
+            self._counter_values.setdefault(key, []).append(value)
+        return value
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
-        self._set((SLOT, address, slot), value)
+        key = (SLOT, address, slot)
+        if key in self.counter_slots:
+            self._counter_values.setdefault(key, []).append(value)
+        self._set(key, value)
 
     def delete_storage(self, address: Address) -> None:
         for key in [k for k in self._local if k[0] == SLOT and k[1] == address]:
@@ -406,8 +416,3 @@ class RecordingAccountDB(AccountDatabaseAPI):
     def mark_address_warm(self, address: Address) -> None:
         if (_WARM_ACCOUNT, address) not in self._local:
             self._set((_WARM_ACCOUNT, address), True)
-
-
-def counter_keys(slots: Iterable[tuple[bytes, int]]) -> frozenset[Key]:
-    """State keys of opt-in commutative counters, from (contract address, slot) pairs."""
-    return frozenset((SLOT, address, slot) for address, slot in slots)

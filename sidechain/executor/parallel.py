@@ -41,8 +41,9 @@ from sidechain.executor.abc import (
     TxResult,
 )
 from sidechain.executor.batch_trie import Ref
+from sidechain.executor.counters import CounterSlot, counter_keys, rebased, usdt_supply_shards
 from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
-from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites, counter_keys
+from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites
 from sidechain.executor.parallel_worker import (
     Batch,
     BlockSpec,
@@ -126,9 +127,9 @@ class ParallelExecutor(BlockExecutorAPI):
 
     `store_path` is the LMDB store the pre-states live in: workers open it themselves (the
     `PreState` interface carries only a database object, which cannot cross processes);
-    without it every block runs sequentially. `counter_slots` are (contract, slot) pairs whose
-    contract only ever adds to or subtracts from them (a token's total supply, a deposit
-    counter): they merge as deltas at commit instead of serializing transactions. Blocks of
+    without it every block runs sequentially. `counter_slots` (default: on our chain, USDT's
+    supply shards) are slots whose contract only adds to or subtracts from them: they merge
+    as deltas at commit instead of serializing transactions (see `counters`). Blocks of
     fewer than `min_parallel_txs` transactions run sequentially (replay sets 1, so every block
     with a transaction goes through the workers). `pool` shares workers started by the caller
     (replay runs thousands of short chains on one pool); `close` then leaves them running.
@@ -142,7 +143,7 @@ class ParallelExecutor(BlockExecutorAPI):
         forks: ForkSchedule = SLUICE_FORKS,
         workers: int | None = None,
         store_path: Path | None = None,
-        counter_slots: Sequence[tuple[bytes, int]] = (),
+        counter_slots: Sequence[CounterSlot] | None = None,
         min_parallel_txs: int = MIN_PARALLEL_TXS,
         pool: "WorkerPool | None" = None,
     ) -> None:
@@ -150,6 +151,8 @@ class ParallelExecutor(BlockExecutorAPI):
         self.forks = forks
         self.workers = workers or os.cpu_count() or 2
         self.store_path = store_path
+        if counter_slots is None:  # our chain's: USDT's supply shards
+            counter_slots = usdt_supply_shards() if forks is SLUICE_FORKS else ()
         self.counter_slots = counter_keys(counter_slots)
         self.min_parallel_txs = min_parallel_txs
         self._sequential = SequentialExecutor(chain_id, forks)
@@ -429,21 +432,18 @@ class _BlockRun:
             return None
         if not access.counter_reads:
             return access.changes
-        writes = dict(access.changes.writes)
-        for key, read in access.counter_reads.items():
-            current = get(key)
-            if key not in writes:
-                if current != read:
-                    return None
-                continue
-            new = current + writes[key] - read
-            # SSTORE gas and refunds depend only on zero versus non-zero (EIP-2200, EIP-3529)
-            if (read == 0) != (current == 0) or (writes[key] == 0) != (new == 0):
-                return None
-            if not 0 <= new < 2**256:
-                return None
-            writes[key] = new
-        return TxWrites(writes, access.changes.deltas, access.changes.codes)
+        outcome = speculation.outcome
+        outputs = [] if outcome is None else [outcome.output]
+        for address, topics, data in [] if outcome is None else outcome.logs:
+            outputs += [address, data, *(topic.to_bytes(32, "big") for topic in topics)]
+        return rebased(
+            access.changes,
+            access.counter_reads,
+            access.counter_values,
+            get,
+            self.spec.env.counter_slots,
+            outputs,
+        )
 
     def _commit(self, changes: TxWrites) -> None:
         changed = self.block.commit(changes)

@@ -11,8 +11,8 @@ stale data. Both compute the state root from the committed changes with the same
 
 import functools
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from eth.abc import BlockHeaderAPI, StateAPI, VirtualMachineAPI
 from eth.constants import BLANK_ROOT_HASH
@@ -49,7 +49,7 @@ class BlockEnv:
     unprotected_txs: bool
     ancestor_hashes: tuple[Hash32, ...]
     pre_root: Hash32
-    counter_slots: frozenset[Key] = frozenset()
+    counter_slots: Mapping[Key, bool] = field(default_factory=dict)
 
 
 def _blind_delta_balance(self: StateAPI, address: Address, delta: int) -> None:

@@ -1,10 +1,11 @@
 """Workloads for benchmarks and tests: a dev chain in a temporary store and one block of N txs.
 
 `transfers`: native coin, N senders to N fresh receivers. `erc20`: USDT transfers, N senders
-(funded by USDT deposits in block 1) to N fresh receivers. `deposits`: N BTC deposit
-transactions to N fresh recipients. `hot`: native transfers where every tenth one pays one shared
-account. `chain`: N transfers from one sender, each nonce depending on the previous one.
-The block's gas limit is raised to fit the N transactions (2,000 deposits need 240 M gas).
+(funded by USDT deposits in block 1) to N fresh receivers. `deposits`: N deposit transactions,
+BTC and USDT in turn, to N fresh recipients. `hot`: native transfers where every tenth one
+pays one shared account. `chain`: N transfers from one sender, each nonce depending on the
+previous one. The block's gas limit is raised to fit the N transactions (2,000 deposits need
+240 M gas).
 """
 
 import dataclasses
@@ -212,7 +213,11 @@ def _erc20(chain: WorkloadChain, count: int) -> tuple[BlockTransaction, ...]:
 
 
 def _deposits(chain: WorkloadChain, count: int) -> tuple[BlockTransaction, ...]:
-    return tuple(chain.deposit(i, ASSET_BTC, 1_000 + i, receiver(i)) for i in range(count))
+    """BTC and USDT deposits in turn: each USDT mint adds to one of USDT's 256 supply shards."""
+    return tuple(
+        chain.deposit(i, ASSET_USDT if i % 2 else ASSET_BTC, 1_000 + i, receiver(i))
+        for i in range(count)
+    )
 
 
 _BUILDERS: dict[str, Callable[[WorkloadChain, int], tuple[BlockTransaction, ...]]] = {

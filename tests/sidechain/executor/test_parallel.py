@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sidechain.errors import InvalidTransaction
 from sidechain.executor.abc import BlockResult
+from sidechain.executor.counters import CounterSlot
 from sidechain.executor.parallel import ParallelExecutor, WorkersKeepDying, _BlockRun
 from sidechain.executor.sequential import SequentialExecutor
 from sidechain.executor.state_root import TrieTask
@@ -176,7 +177,7 @@ def parallel(blocks: Blocks) -> Iterator[ParallelExecutor]:
         blocks.chain.chain_id,
         workers=2,
         store_path=blocks.chain.path,
-        counter_slots=[(blocks.counter, COUNTER_SLOT)],
+        counter_slots=[CounterSlot(blocks.counter, COUNTER_SLOT)],
         min_parallel_txs=8,
     )
     yield executor
