@@ -33,7 +33,7 @@ from bridge.ledger import (
 )
 from bridge.ledger.testing import postgres_schema
 from regtest.util import free_port
-from relayer.api.process import answers_healthz, api_process
+from relayer.api.process import serving
 
 ADDRESSES = 100
 BATCH = 5_000
@@ -85,13 +85,8 @@ def api_server(directory: Path, ledger_url: str) -> Iterator[str]:
         f'[ledger]\nurl = "{ledger_url}"\n\n[bridge]\nfederation_pubkeys = [{keys}]\n'
         f"threshold = 2\n\n[api]\nport = {port}\nrate_limit_per_minute = 1000000000\n"
     )
-    url = f"http://127.0.0.1:{port}"
-    process = api_process(config, directory / "api.log")
-    process.start(answers_healthz(url))
-    try:
+    with serving(config, port, directory / "api.log") as url:
         yield url
-    finally:
-        process.stop()
 
 
 async def load(url: str, ids: list[str], seconds: float, concurrency: int) -> dict[str, float]:

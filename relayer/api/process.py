@@ -1,19 +1,28 @@
-"""`sluice api` as a child process (tests, benchmarks): its command and its readiness probe."""
+"""`sluice api` as a child process (tests, benchmarks): started, probed until healthy, stopped."""
 
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sluice.processes import ManagedProcess, sluice_command
 
 
-def api_process(config_file: Path, log_path: Path) -> ManagedProcess:
-    """`sluice api --config FILE`, logging to `log_path`; start it with `answers_healthz`."""
-    return ManagedProcess("api", sluice_command("api", "--config", str(config_file)), log_path)
+@contextmanager
+def serving(config_file: Path, port: int, log_path: Path) -> Iterator[str]:
+    """`sluice api --config FILE` (the file sets `api.port = port`) until the block ends;
+    yields its base URL once /healthz answers."""
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess("api", sluice_command("api", "--config", str(config_file)), log_path)
+    process.start(_answers_healthz(url))
+    try:
+        yield url
+    finally:
+        process.stop()
 
 
-def answers_healthz(url: str) -> Callable[[], bool]:
+def _answers_healthz(url: str) -> Callable[[], bool]:
     """A readiness probe: GET `url`/healthz answers 200 (the server is up, its ledger too)."""
 
     def probe() -> bool:

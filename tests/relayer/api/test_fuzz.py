@@ -23,7 +23,7 @@ from bridge.ledger import Ledger, ledger_sessions
 from bridge.ledger.testing import challenge, claim, commitment, deposit, sqlite_ledger, withdrawal
 from regtest.util import free_port
 from relayer.api.openapi import openapi_document
-from relayer.api.process import answers_healthz, api_process
+from relayer.api.process import serving
 from tests.relayer.api.support import ADMIN_TOKEN, FEDERATION_KEYS
 
 EXAMPLES_PER_OPERATION = 50
@@ -73,13 +73,8 @@ admin_token = "{ADMIN_TOKEN}"
 rate_limit_per_minute = 1000000
 """
     )
-    url = f"http://127.0.0.1:{port}"
-    process = api_process(config, directory / "api.log")
-    process.start(answers_healthz(url))
-    try:
+    with serving(config, port, directory / "api.log") as url:
         yield url
-    finally:
-        process.stop()
 
 
 def operations(mode: GenerationMode) -> list:
