@@ -99,6 +99,12 @@ class TxAccess:
     counter_values: dict[Key, tuple[int, ...]] = field(default_factory=dict)
 
 
+def forget_slots(values: dict[Key, Any], address: bytes) -> None:
+    """Drop `address`'s storage slots from `values` (its storage was wiped)."""
+    for stale in [key for key in values if key[0] == SLOT and key[1] == address]:
+        del values[stale]
+
+
 class View:
     """The state as one process sees it: the newest known writes of earlier transactions over
     the pre-state. The coordinator's committed view answers with the same lookup, so validation
@@ -133,13 +139,13 @@ class View:
         return code if code is not None else self.pre.code(code_hash)
 
     def set_all(self, values: Mapping[Key, Any]) -> None:
-        """Set absolute values; a storage wipe forgets the account's slots written before it."""
+        """Set absolute values, all newer than any storage wipe among them: a wipe first
+        forgets the account's slots known so far, then the slots given are set."""
         data = self.data
         for key, value in values.items():
             if key[0] == WIPE and value:
-                for stale in [k for k in data if k[0] == SLOT and k[1] == key[1]]:
-                    del data[stale]
-            data[key] = value
+                forget_slots(data, key[1])
+        data.update(values)
 
     def apply(self, changes: TxWrites) -> list[Key]:
         """Apply a transaction's changes; returns the keys whose values changed."""

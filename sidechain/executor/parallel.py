@@ -43,7 +43,7 @@ from sidechain.executor.abc import (
 from sidechain.executor.batch_trie import Ref
 from sidechain.executor.counters import CounterSlot, counter_keys, rebased, usdt_supply_shards
 from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
-from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites
+from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites, forget_slots
 from sidechain.executor.parallel_worker import (
     Batch,
     BlockSpec,
@@ -448,7 +448,10 @@ class _BlockRun:
     def _commit(self, changes: TxWrites) -> None:
         changed = self.block.commit(changes)
         data = self.committed.data
+        wiped = [key[1] for key in changed if key[0] == WIPE and data[key]]
         for pending, codes in zip(self.pending, self.pending_codes, strict=True):
+            for address in wiped:  # what the worker has not seen yet is gone: never send it
+                forget_slots(pending, address)
             for key in changed:
                 pending[key] = data[key]
             codes.update(changes.codes)
