@@ -44,7 +44,7 @@ def test_quorum_of_attestations_mints_btc(dev_chain, node):
     assert receipt.type_id == DEPOSIT_TX_TYPE
     assert receipt.sender == SYSTEM_ADDRESS and receipt.to == BRIDGE_ADDRESS
     assert receipt.effective_gas_price == 0
-    assert receipt.logs and receipt.logs[0].address == BRIDGE_ADDRESS
+    assert any(log.address == BRIDGE_ADDRESS for log in receipt.logs)
     assert node.balance(RECIPIENT, block.number) == 150_000 * 10**10
     assert node.deposits.status(attestation).included_in == deposit.hash
 
