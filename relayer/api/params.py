@@ -14,6 +14,7 @@ from bridge.bitcoin.deposit_script import parse_evm_address, parse_public_key
 from bridge.bitcoin.network import Network
 from bridge.bitcoin.script_errors import InvalidEvmAddress, InvalidPublicKey
 from bridge.ledger.pagination import MAX_PAGE_SIZE
+from bridge.ledger.states import Asset
 from relayer.api.errors import InvalidJson, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
 
 DEFAULT_PAGE_SIZE = 50
@@ -167,3 +168,29 @@ def body_fields(body: Mapping[str, Any], required: set[str], optional: set[str])
     unknown = sorted(body.keys() - required - optional)
     if unknown:
         raise InvalidParameter(unknown[0], body[unknown[0]], "unknown field")
+
+
+TRANSFER_LIST_PARAMS = {"evm_address", "btc_address", "status", "asset", "cursor", "limit"}
+
+
+def transfer_filters(
+    query: Mapping[str, str],
+    network: Network,
+    statuses: type[StrEnum],
+    evm_column: str,
+    btc_column: str,
+) -> tuple[dict[str, Any], PageRequest]:
+    """A deposits or withdrawals listing's query: the ledger filters (evm_address and
+    btc_address under the record's own column names, status, asset) and the page."""
+    only_known(query, TRANSFER_LIST_PARAMS)
+    requested = page(query)
+    filters: dict[str, Any] = {}
+    if "evm_address" in query:
+        filters[evm_column] = evm_address("evm_address", query["evm_address"])
+    if "btc_address" in query:
+        filters[btc_column] = bitcoin_address("btc_address", query["btc_address"], network)
+    if "status" in query:
+        filters["status"] = choice("status", query["status"], statuses)
+    if "asset" in query:
+        filters["asset"] = choice("asset", query["asset"], Asset)
+    return filters, requested

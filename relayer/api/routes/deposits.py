@@ -1,7 +1,6 @@
 """Deposit addresses and deposits: make an address, list deposits, follow one by `txid:vout`."""
 
 from collections.abc import Sequence
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.network import Network
 from bridge.ledger.ledger import Ledger
 from bridge.ledger.models import AuditEntry, Deposit, DepositAddress
-from bridge.ledger.states import DEPOSIT, Asset, DepositStatus
+from bridge.ledger.states import DEPOSIT, DepositStatus
 from relayer.api import params
 from relayer.api.bridge_state import pause_state
 from relayer.api.context import CONFIG, in_ledger
@@ -21,7 +20,6 @@ from relayer.api.views import REFUSED, Json, deposit_address_view, deposit_view,
 from sluice.config import Config
 
 routes = web.RouteTableDef()
-LIST_PARAMS = {"evm_address", "btc_address", "status", "asset", "cursor", "limit"}
 
 
 @routes.post("/v1/deposit-addresses")
@@ -83,21 +81,10 @@ def deposit_terms(config: Config) -> Json:
 @routes.get("/v1/deposits")
 async def list_deposits(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
-    query = request.query
-    params.only_known(query, LIST_PARAMS)
-    page = params.page(query)
-    filters: dict[str, Any] = {}
-    if "evm_address" in query:
-        filters["recipient"] = params.evm_address("evm_address", query["evm_address"])
-    if "btc_address" in query:
-        network = Network.named(config.bitcoin.network)
-        filters["deposit_address"] = params.bitcoin_address(
-            "btc_address", query["btc_address"], network
-        )
-    if "status" in query:
-        filters["status"] = params.choice("status", query["status"], DepositStatus)
-    if "asset" in query:
-        filters["asset"] = params.choice("asset", query["asset"], Asset)
+    network = Network.named(config.bitcoin.network)
+    filters, page = params.transfer_filters(
+        request.query, network, DepositStatus, "recipient", "deposit_address"
+    )
 
     def read(ledger: Ledger) -> Json:
         found = ledger.deposits.page(**filters, cursor=page.cursor, limit=page.limit)

@@ -1,13 +1,11 @@
 """Withdrawals: list them, follow one by the Bridge's id (challenge window, release, depth)."""
 
-from typing import Any
-
 from aiohttp import web
 
 from bridge.bitcoin.network import Network
 from bridge.ledger.ledger import Ledger
 from bridge.ledger.models import Release
-from bridge.ledger.states import Asset, WithdrawalStatus
+from bridge.ledger.states import WithdrawalStatus
 from relayer.api import params
 from relayer.api.context import CHAIN, CONFIG, in_ledger
 from relayer.api.errors import NotFound
@@ -15,7 +13,6 @@ from relayer.api.routes.respond import json_response
 from relayer.api.views import Heights, Json, page_view, withdrawal_view
 
 routes = web.RouteTableDef()
-LIST_PARAMS = {"evm_address", "btc_address", "status", "asset", "cursor", "limit"}
 
 
 async def heights(request: web.Request, sidechain: bool = False) -> Heights:
@@ -28,21 +25,10 @@ async def heights(request: web.Request, sidechain: bool = False) -> Heights:
 @routes.get("/v1/withdrawals")
 async def list_withdrawals(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
-    query = request.query
-    params.only_known(query, LIST_PARAMS)
-    page = params.page(query)
-    filters: dict[str, Any] = {}
-    if "evm_address" in query:
-        filters["sender"] = params.evm_address("evm_address", query["evm_address"])
-    if "btc_address" in query:
-        network = Network.named(config.bitcoin.network)
-        filters["bitcoin_address"] = params.bitcoin_address(
-            "btc_address", query["btc_address"], network
-        )
-    if "status" in query:
-        filters["status"] = params.choice("status", query["status"], WithdrawalStatus)
-    if "asset" in query:
-        filters["asset"] = params.choice("asset", query["asset"], Asset)
+    network = Network.named(config.bitcoin.network)
+    filters, page = params.transfer_filters(
+        request.query, network, WithdrawalStatus, "sender", "bitcoin_address"
+    )
     tips = await heights(request)
 
     def read(ledger: Ledger) -> Json:
