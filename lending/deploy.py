@@ -1,26 +1,30 @@
-"""Deploy payloads of the lending contracts at their fixed sidechain addresses; market configs."""
+"""Deploy payloads of the lending contracts at their fixed sidechain addresses; market configs.
+
+Genesis (sidechain.genesis) runs the payloads after the restaking contracts and then lists
+every market of DEFAULT_MARKETS from the governance key (`configure_calldata`).
+"""
 
 from dataclasses import dataclass
 
 from eth_typing import Address
-from eth_utils import to_canonical_address
 
 from lending.pool_model import MarketConfig
 from restaking.deploy import blueprint_deploy_code
 from sidechain.contracts import load_artifact
-
-# Genesis contracts sit at 0x51000…00NN; restaking uses 03..07, lending 08..0c.
-ORACLE_ADDRESS = to_canonical_address("0x5100000000000000000000000000000000000008")
-LENDING_PURSE_BLUEPRINT_ADDRESS = to_canonical_address("0x5100000000000000000000000000000000000009")
-POOL_ADDRESS = to_canonical_address("0x510000000000000000000000000000000000000a")
-LEVERAGE_ACCOUNT_BLUEPRINT_ADDRESS = to_canonical_address(
-    "0x510000000000000000000000000000000000000b"
+from sidechain.predeploys import (
+    LENDING_PURSE_BLUEPRINT_ADDRESS,
+    LEVERAGE_ACCOUNT_BLUEPRINT_ADDRESS,
+    LEVERAGE_ROUTER_ADDRESS,
+    ORACLE_ADDRESS,
+    POOL_ADDRESS,
 )
-LEVERAGE_ROUTER_ADDRESS = to_canonical_address("0x510000000000000000000000000000000000000c")
 
 MARKET_BTC, MARKET_USDT, MARKET_RSBTC, MARKET_RSUSDT = range(4)
 
-# Collateral-heavy BTC, a stablecoin with a steeper curve, restaking tokens as collateral only.
+# Collateral-heavy BTC, a stablecoin with a steeper curve, restaking tokens as collateral only:
+# a borrowable restaking token would let an operator short its own stake (borrow its rsBTC,
+# sell it, cheat, be slashed, buy back cheaper), hedging away the slash that secures the bridge,
+# and a pool of one market's rsX could not even hold shares of several operators.
 DEFAULT_MARKETS: dict[int, MarketConfig] = {
     MARKET_BTC: MarketConfig(
         ltv_bps=7_000,
@@ -70,6 +74,11 @@ class LendingParams:
     governance: Address
     max_price_age: int
     max_deviation_bps: int
+
+
+def configure_calldata(market: int, config: MarketConfig) -> bytes:
+    """`LendingPool.configure(market, config)`, to be sent by the governance key."""
+    return load_artifact("LendingPool").calldata("configure", market, config.as_tuple())
 
 
 def deploy_payloads(

@@ -2,7 +2,9 @@
 
 Every operation runs at the model's current (block, timestamp), raises PoolRefused with the
 contract's revert reason where the contract reverts, and then leaves the model unchanged.
-Restaking collateral (rsBTC, rsUSDT) is not modelled: its value comes from the vaults.
+Indices come from the checkpoint in force at the block, grown at its rates; `accrue` writes the
+next block's checkpoint. Restaking collateral (rsBTC, rsUSDT) is not modelled: its value comes
+from the vaults.
 """
 
 import copy
@@ -66,27 +68,63 @@ def grow(index: int, rate_ray: int, seconds: int) -> int:
     return index + index * rate_ray * seconds // (SECONDS_PER_YEAR * RAY)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Indices at `at`, the yearly rates from then on, and the totals for the caps."""
+
+    liquidity_index: int
+    borrow_index: int
+    borrow_rate: int
+    supply_rate: int
+    at: int
+    previous: int  # effective block of the checkpoint before
+    supplied: int = 0
+    borrowed: int = 0
+
+
+@dataclass(frozen=True)
+class Indices:
+    liquidity_index: int
+    borrow_index: int
+
+
 @dataclass
 class Market:
-    """One loanable market: indices, scaled balances, reserves, losses and the cash held."""
+    """One loanable market: checkpoints by effective block, scaled balances, the treasury's
+    scaled reserves, written-off debt and the cash held."""
 
     config: MarketConfig
-    accrued_block: int
-    accrued_at: int
-    liquidity_index: int = RAY
-    borrow_index: int = RAY
-    reserves: int = 0
+    checkpoints: dict[int, Checkpoint]
+    latest: int
+    treasury: int = 0
     bad_debt: int = 0
-    deficit: int = 0
     cash: int = 0
     supply: dict[str, int] = field(default_factory=dict)
     debt: dict[str, int] = field(default_factory=dict)
 
-    def supply_of(self, account: str) -> int:
-        return self.supply.get(account, 0) * self.liquidity_index // RAY
+    def effective(self, block: int) -> int:
+        """The block of the checkpoint in force at `block` (LendingPool._effective_block)."""
+        if block in self.checkpoints:
+            return block
+        if self.latest > block:
+            return self.checkpoints[self.latest].previous
+        return self.latest
 
-    def owed_by(self, account: str) -> int:
-        return div_up(self.debt.get(account, 0) * self.borrow_index, RAY)
+    def checkpoint(self, block: int) -> Checkpoint:
+        return self.checkpoints[self.effective(block)]
+
+    def indices(self, block: int, time: int) -> Indices:
+        """The liquidity index moves only at checkpoints; the borrow index grows between."""
+        cp = self.checkpoint(block)
+        return Indices(cp.liquidity_index, grow(cp.borrow_index, cp.borrow_rate, time - cp.at))
+
+    def claims(self, liquidity_index: int) -> int:
+        """What suppliers and the treasury can claim, rounded up."""
+        return div_up((sum(self.supply.values()) + self.treasury) * liquidity_index, RAY)
+
+    def backing(self, borrow_index: int) -> int:
+        """Cash plus what borrowers owe, rounded down."""
+        return self.cash + sum(self.debt.values()) * borrow_index // RAY
 
     def add(self, book: dict[str, int], account: str, scaled: int) -> None:
         book[account] = book.get(account, 0) + scaled
@@ -110,10 +148,34 @@ class PoolModel:
 
     def configure(self, market: int, config: MarketConfig) -> None:
         if market not in self.markets:
-            self.markets[market] = Market(config, self.block, self.time)
+            rate = borrow_rate(0, config)
+            first = Checkpoint(RAY, RAY, rate, 0, self.time, self.block)
+            self.markets[market] = Market(config, {self.block: first}, self.block)
         else:
-            self._accrue(market)
             self.markets[market].config = config
+            self._checkpoint(market, force=True)
+
+    def accrue(self, market: int) -> None:
+        """Write the checkpoint for the next block (once a block)."""
+        self._checkpoint(market, force=False)
+
+    def indices(self, market: int) -> Indices:
+        return self.markets[market].indices(self.block, self.time)
+
+    def supply_of(self, market: int, account: str) -> int:
+        m = self.markets[market]
+        return m.supply.get(account, 0) * self.indices(market).liquidity_index // RAY
+
+    def owed_by(self, market: int, account: str) -> int:
+        m = self.markets[market]
+        return div_up(m.debt.get(account, 0) * self.indices(market).borrow_index, RAY)
+
+    def reserves(self, market: int) -> int:
+        return self.markets[market].treasury * self.indices(market).liquidity_index // RAY
+
+    def deficit(self, market: int) -> int:
+        m, now = self.markets[market], self.indices(market)
+        return max(m.claims(now.liquidity_index) - m.backing(now.borrow_index), 0)
 
     def supply(self, account: str, market: int, amount: int) -> int:
         """Scaled balance credited."""
@@ -142,7 +204,7 @@ class PoolModel:
     def position(self, account: str) -> Position:
         power = weighted = debt = 0
         for index, market in self.markets.items():
-            collateral, owed = market.supply_of(account), market.owed_by(account)
+            collateral, owed = self.supply_of(index, account), self.owed_by(index, account)
             if collateral == 0 and owed == 0:
                 continue
             price = self.prices[index % 2]
@@ -169,40 +231,51 @@ class PoolModel:
         _require(market in self.markets, "market not listed", market)
         return self.markets[market]
 
-    def _accrue(self, market: int) -> None:
+    def _checkpoint(self, market: int, force: bool) -> None:
         m = self.markets[market]
-        if m.accrued_block == self.block:
+        following = self.block + 1
+        if following in m.checkpoints and not force:
             return
-        elapsed = self.time - m.accrued_at
-        scaled_debt = sum(m.debt.values()) if elapsed > 0 else 0
-        m.accrued_block, m.accrued_at = self.block, self.time
-        if scaled_debt == 0:
-            return
-        scaled_supply = sum(m.supply.values())
-        debt = scaled_debt * m.borrow_index // RAY
-        rate = borrow_rate(utilisation(debt, scaled_supply * m.liquidity_index // RAY), m.config)
-        m.borrow_index = grow(m.borrow_index, rate, elapsed)
-        interest = scaled_debt * m.borrow_index // RAY - debt
-        cut = interest * m.config.reserve_factor_bps // MAX_BPS
-        if scaled_supply == 0:
-            cut = interest
-        else:
-            m.liquidity_index += (interest - cut) * RAY // scaled_supply
-        m.reserves += cut
-
-    def _accrue_all(self) -> None:
-        for market in LOANABLE:
-            if market in self.markets:
-                self._accrue(market)
+        effective = m.effective(self.block)
+        now = self.indices(market)
+        index = now.liquidity_index
+        claims, backing = m.claims(index), m.backing(now.borrow_index)
+        scaled = sum(m.supply.values()) + m.treasury
+        factor = m.config.reserve_factor_bps
+        if backing > claims:  # the interest since the last checkpoint
+            interest = backing - claims
+            reserved = interest if scaled == 0 else interest * factor // MAX_BPS
+            if scaled:
+                index += (interest - reserved) * RAY // scaled
+            m.treasury += reserved * RAY // index
+        supplied = (sum(m.supply.values()) + m.treasury) * index // RAY
+        debt = sum(m.debt.values()) * now.borrow_index // RAY
+        used = utilisation(debt, supplied)
+        rate = borrow_rate(used, m.config)
+        supply_rate = rate * used // RAY * (MAX_BPS - factor) // MAX_BPS
+        m.checkpoints[following] = Checkpoint(
+            index,
+            now.borrow_index,
+            rate,
+            supply_rate,
+            self.time,
+            effective,
+            supplied,
+            debt,
+        )
+        if m.latest != following:
+            m.latest = following
+            older = m.checkpoints[effective].previous
+            if older != effective:
+                del m.checkpoints[older]
 
     def _supply(self, account: str, market: int, amount: int) -> int:
         m = self._listed(market)
         _require(amount > 0, "amount is zero", amount)
-        self._accrue_all()
-        scaled = amount * RAY // m.liquidity_index
+        scaled = amount * RAY // self.indices(market).liquidity_index
         _require(scaled > 0, "supply mints no balance", amount)
         if m.config.supply_cap:
-            supplied = sum(m.supply.values()) * m.liquidity_index // RAY
+            supplied = m.checkpoint(self.block).supplied
             _require(supplied + amount <= m.config.supply_cap, "supply cap exceeded", amount)
         m.cash += amount
         m.add(m.supply, account, scaled)
@@ -210,12 +283,12 @@ class PoolModel:
 
     def _withdraw(self, account: str, market: int, amount: int) -> int:
         m = self._listed(market)
-        self._accrue_all()
+        index = self.indices(market).liquidity_index
         balance = m.supply.get(account, 0)
         if amount == MAX_UINT:
-            scaled, paid = balance, balance * m.liquidity_index // RAY
+            scaled, paid = balance, balance * index // RAY
         else:
-            scaled, paid = div_up(amount * RAY, m.liquidity_index), amount
+            scaled, paid = div_up(amount * RAY, index), amount
         _require(paid > 0, "amount is zero", amount)
         _require(scaled <= balance, "withdrawal exceeds the supplied balance", amount)
         _require(paid <= m.cash, "not enough liquidity in the market", paid)
@@ -229,12 +302,11 @@ class PoolModel:
         m = self._listed(market)
         _require(market in LOANABLE, "market is collateral only", market)
         _require(amount > 0, "amount is zero", amount)
-        self._accrue_all()
         _require(amount <= m.cash, "not enough liquidity in the market", amount)
         if m.config.borrow_cap:
-            borrowed = sum(m.debt.values()) * m.borrow_index // RAY
+            borrowed = m.checkpoint(self.block).borrowed
             _require(borrowed + amount <= m.config.borrow_cap, "borrow cap exceeded", amount)
-        scaled = div_up(amount * RAY, m.borrow_index)
+        scaled = div_up(amount * RAY, self.indices(market).borrow_index)
         m.add(m.debt, account, scaled)
         held = self.position(account)
         _require(held.debt <= held.power, "borrow exceeds the loan-to-value limit", amount)
@@ -245,12 +317,11 @@ class PoolModel:
         m = self._listed(market)
         _require(market in LOANABLE, "market is collateral only", market)
         _require(amount > 0, "amount is zero", amount)
-        self._accrue_all()
-        owed = m.owed_by(account)
+        owed = self.owed_by(market, account)
         _require(owed > 0, "no debt to repay", account)
         paid = min(amount, owed)
         m.cash += paid
-        self._reduce_debt(m, account, paid, owed)
+        self._reduce_debt(market, account, paid, owed)
         return paid
 
     def _liquidate(
@@ -260,12 +331,11 @@ class PoolModel:
         _require(debt_market in LOANABLE, "market is collateral only", debt_market)
         c = self._listed(collateral_market)
         _require(amount > 0, "amount is zero", amount)
-        self._accrue_all()
         held = self.position(borrower)
         _require(held.weighted < held.debt, "position is healthy: health factor is not below 1", 0)
-        owed = d.owed_by(borrower)
+        owed = self.owed_by(debt_market, borrower)
         _require(owed > 0, "borrower has no debt in this market", borrower)
-        available = c.supply_of(borrower)
+        available = self.supply_of(collateral_market, borrower)
         _require(available > 0, "borrower has no collateral in this market", borrower)
         close = MAX_BPS if held.weighted * WAD < held.debt * FULL_CLOSE_HEALTH else CLOSE_FACTOR_BPS
         repaid = min(amount, owed * close // MAX_BPS)
@@ -282,30 +352,33 @@ class PoolModel:
             )
         _require(repaid > 0, "liquidation repays nothing", amount)
         d.cash += repaid
-        self._reduce_debt(d, borrower, repaid, owed)
+        self._reduce_debt(debt_market, borrower, repaid, owed)
         balance = c.supply[borrower]
-        scaled = balance if seized == available else seized * RAY // c.liquidity_index
+        index = self.indices(collateral_market).liquidity_index
+        scaled = balance if seized == available else seized * RAY // index
         c.supply[borrower] = balance - scaled
         c.add(c.supply, liquidator, scaled)
-        if all(m.supply_of(borrower) == 0 for m in self.markets.values()):
+        if all(self.supply_of(m, borrower) == 0 for m in self.markets):
             self._write_off(borrower)
         return repaid, seized
 
-    def _reduce_debt(self, m: Market, account: str, paid: int, owed: int) -> None:
-        scaled = m.debt[account] if paid >= owed else paid * RAY // m.borrow_index
+    def _reduce_debt(self, market: int, account: str, paid: int, owed: int) -> None:
+        m = self.markets[market]
+        index = self.indices(market).borrow_index
+        scaled = m.debt[account] if paid >= owed else paid * RAY // index
         m.debt[account] -= scaled
 
     def _write_off(self, account: str) -> None:
         for market in LOANABLE:
             m = self.markets.get(market)
-            if m is None or m.owed_by(account) == 0:
+            owed = 0 if m is None else self.owed_by(market, account)
+            if m is None or owed == 0:
                 continue
-            owed = m.owed_by(account)
             m.debt[account] = 0
-            covered = min(owed, m.reserves)
-            m.reserves -= covered
+            index = self.indices(market).liquidity_index
+            covered = min(owed, m.treasury * index // RAY)
+            m.treasury -= min(div_up(covered * RAY, index), m.treasury)
             m.bad_debt += owed
-            m.deficit += owed - covered
 
 
 def _require(condition: bool, reason: str, value: object) -> None:

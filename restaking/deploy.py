@@ -1,26 +1,25 @@
-"""Deploy payloads of the restaking contracts at their fixed sidechain addresses."""
+"""Deploy payloads of the restaking contracts at their fixed sidechain addresses.
+
+Genesis (sidechain.genesis) runs them after USDT and the Bridge; a harness that builds its own
+state may run them too. The Bridge, the vaults and the court name one another, so every
+address is fixed in advance (sidechain.predeploys).
+"""
 
 from dataclasses import dataclass
 
 from eth_typing import Address
 
 from sidechain.contracts import load_artifact
+from sidechain.predeploys import (
+    BTC_VAULT_ADDRESS,
+    COURT_ADDRESS,
+    REGISTRY_ADDRESS,
+    USDT_VAULT_ADDRESS,
+)
 
 ZERO_ADDRESS = Address(b"\x00" * 20)
 # ERC-5202: a blueprint's code is 0xFE71 00 followed by the init code; it cannot be called.
 _BLUEPRINT_PREAMBLE = b"\xfe\x71\x00"
-
-
-def _predeploy(last_byte: int) -> Address:
-    """The genesis contracts sit at 0x51000…00NN (sidechain.predeploys uses 00, 01 and 02)."""
-    return Address(bytes.fromhex("51") + bytes(18) + bytes([last_byte]))
-
-
-REGISTRY_ADDRESS = _predeploy(0x03)
-BTC_VAULT_ADDRESS = _predeploy(0x04)
-USDT_VAULT_ADDRESS = _predeploy(0x05)
-COURT_ADDRESS = _predeploy(0x06)
-PURSE_BLUEPRINT_ADDRESS = _predeploy(0x07)
 
 
 @dataclass(frozen=True)
@@ -31,12 +30,14 @@ class RestakingAddresses:
     btc_vault: Address = BTC_VAULT_ADDRESS
     usdt_vault: Address = USDT_VAULT_ADDRESS
     court: Address = COURT_ADDRESS
-    purse_blueprint: Address = PURSE_BLUEPRINT_ADDRESS
 
 
 @dataclass(frozen=True)
 class RestakingParams:
-    """Deployment settings; delays and windows are in sidechain blocks, the bond in wei."""
+    """Deployment settings; delays and windows are in sidechain blocks, the bond in wei.
+
+    `slash_bps` is what a void claim takes from each of its operators' stake, `reward_bps`
+    the challenger's share of that."""
 
     registry_delay: int
     unbonding_blocks: int
@@ -45,7 +46,6 @@ class RestakingParams:
     min_bond_wei: int
     slash_bps: int
     reward_bps: int
-    deficit_receiver: Address
 
 
 def blueprint_deploy_code(init_bytecode: bytes) -> bytes:
@@ -71,10 +71,6 @@ def deploy_payloads(
             load_artifact("OperatorRegistry").deploy_code(bridge, params.registry_delay),
         ),
         (
-            addresses.purse_blueprint,
-            blueprint_deploy_code(load_artifact("RestakingPurse").init_bytecode),
-        ),
-        (
             addresses.btc_vault,
             vault.deploy_code(
                 "Restaked BTC",
@@ -83,7 +79,6 @@ def deploy_payloads(
                 addresses.registry,
                 addresses.court,
                 params.unbonding_blocks,
-                ZERO_ADDRESS,
             ),
         ),
         (
@@ -95,7 +90,6 @@ def deploy_payloads(
                 addresses.registry,
                 addresses.court,
                 params.unbonding_blocks,
-                addresses.purse_blueprint,
             ),
         ),
         (
@@ -110,7 +104,6 @@ def deploy_payloads(
                 params.min_bond_wei,
                 params.slash_bps,
                 params.reward_bps,
-                params.deficit_receiver,
             ),
         ),
     )

@@ -1,32 +1,50 @@
-"""An exact integer model of RestakingVault.vy's arithmetic: the reference for property tests."""
+"""An exact integer model of RestakingVault.vy's arithmetic: the reference for property tests.
 
+A pool has an active rate and a queue rate (rays of an asset unit per share) and its share
+counters; stakes and unstakes convert at the rates, rewards and slashes move the rates.
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from restaking.errors import VaultRefused
 
-VIRTUAL_SHARES = 10**3
-VIRTUAL_ASSETS = 1
+RAY = 10**27
+INITIAL_RATE = RAY // 1000
+VIRTUAL_SHARES = 1000
 MAX_BPS = 10_000
 
 
-def to_shares(assets: int, total_assets: int, total_shares: int) -> int:
-    """Shares minted for `assets`, rounded down (the vault keeps the remainder)."""
-    return assets * (total_shares + VIRTUAL_SHARES) // (total_assets + VIRTUAL_ASSETS)
+def to_shares(assets: int, rate: int) -> int:
+    """Shares minted for `assets` at `rate`, rounded down (the vault keeps the remainder)."""
+    return assets * RAY // rate
 
 
-def to_assets(shares: int, total_assets: int, total_shares: int) -> int:
-    """Assets `shares` are worth, rounded down (the vault keeps the remainder)."""
-    return shares * (total_assets + VIRTUAL_ASSETS) // (total_shares + VIRTUAL_SHARES)
+def to_assets(shares: int, rate: int) -> int:
+    """Assets `shares` are worth at `rate`, rounded down (the vault keeps the remainder)."""
+    return shares * rate // RAY
+
+
+def cut(shares: int, rate: int, fraction_bps: int) -> tuple[int, int]:
+    """(assets taken, new rate) when a slash of fraction_bps hits `shares` at `rate`: what they
+    were worth less what they are worth at the new rate, both rounded down."""
+    new_rate = max(rate * (MAX_BPS - fraction_bps) // MAX_BPS, 1)
+    return to_assets(shares, rate) - to_assets(shares, new_rate), new_rate
 
 
 @dataclass(frozen=True)
 class Pool:
-    """One operator's pool: active shares and assets, and its unbonding queue."""
+    """One operator's pool: its rates (zero before the first stake) and share counters."""
 
+    rate: int = 0
+    queue_rate: int = 0
     shares: int = 0
-    assets: int = 0
     queued_shares: int = 0
-    queued_assets: int = 0
+
+    @property
+    def stake(self) -> int:
+        """Active assets: what the shares are worth (stake_of)."""
+        return to_assets(self.shares, self.rate)
 
 
 @dataclass(frozen=True)
@@ -61,24 +79,42 @@ class VaultModel:
             operator,
         )
         pool = self.pool(operator)
-        shares = to_shares(amount, pool.assets, pool.shares)
+        if pool.rate == 0:
+            pool = Pool(rate=INITIAL_RATE, queue_rate=RAY)
+        shares = to_shares(amount, pool.rate)
         _require(shares > 0, "deposit mints no shares", amount)
-        self.pools[operator] = replace(
-            pool, shares=pool.shares + shares, assets=pool.assets + amount
-        )
+        self.pools[operator] = replace(pool, shares=pool.shares + shares)
         self.balances[staker] = balance + shares
         self.delegated_to[staker] = operator
         return shares
 
     def reward(self, operator: str, amount: int, commission_bps: int) -> int:
-        """The operator's commission; the rest raises the pool's exchange rate."""
+        """The operator's commission; the rest raises the pool's rate (virtual shares take
+        their part)."""
+        _require(amount > 0, "amount is zero", amount)
         pool = self.pool(operator)
         _require(pool.shares > 0, "operator has no stake", operator)
-        _require(amount > 0, "amount is zero", amount)
         commission = amount * commission_bps // MAX_BPS
         self.commission_owed[operator] = self.commission_owed.get(operator, 0) + commission
-        self.pools[operator] = replace(pool, assets=pool.assets + amount - commission)
+        raised = (amount - commission) * RAY // (pool.shares + VIRTUAL_SHARES)
+        self.pools[operator] = replace(pool, rate=pool.rate + raised)
         return commission
+
+    def reward_all(self, amount: int, commissions: Mapping[str, int]) -> dict[str, int]:
+        """Split `amount` over the operators in `commissions` (the active ones, registry order,
+        with their commission) pro rata to stake, the remainder to the first largest; returns
+        what each got."""
+        _require(amount > 0, "amount is zero", amount)
+        stakes = {op: self.pool(op).stake for op in commissions}
+        total = sum(stakes.values())
+        _require(total > 0, "vault has no stake", amount)
+        parts = {op: amount * stake // total for op, stake in stakes.items()}
+        largest = max(stakes, key=lambda op: (stakes[op], -list(stakes).index(op)))
+        parts[largest] += amount - sum(parts.values())
+        for op, part in parts.items():
+            if part > 0:
+                self.reward(op, part, commissions[op])
+        return parts
 
     def unstake(self, staker: str, shares: int, block: int) -> int:
         """Index of the queued withdrawal."""
@@ -87,15 +123,12 @@ class VaultModel:
         _require(balance >= shares, "unstake amount exceeds balance", shares)
         operator = self.delegated_to[staker]
         pool = self.pool(operator)
-        assets = to_assets(shares, pool.assets, pool.shares)
+        assets = to_assets(shares, pool.rate)
         _require(assets > 0, "unstake returns no assets", shares)
-        queued = to_shares(assets, pool.queued_assets, pool.queued_shares)
+        queued = to_shares(assets, pool.queue_rate)
         self.balances[staker] = balance - shares
-        self.pools[operator] = Pool(
-            shares=pool.shares - shares,
-            assets=pool.assets - assets,
-            queued_shares=pool.queued_shares + queued,
-            queued_assets=pool.queued_assets + assets,
+        self.pools[operator] = replace(
+            pool, shares=pool.shares - shares, queued_shares=pool.queued_shares + queued
         )
         queue = self.withdrawals.setdefault(staker, [])
         queue.append(Withdrawal(operator, queued, block + self.unbonding_blocks))
@@ -109,28 +142,28 @@ class VaultModel:
         _require(not w.claimed, "withdrawal already claimed", index)
         _require(block >= w.claimable_at, "withdrawal still unbonding", w.claimable_at)
         pool = self.pool(w.operator)
-        assets = to_assets(w.queued_shares, pool.queued_assets, pool.queued_shares)
-        self.pools[w.operator] = replace(
-            pool,
-            queued_shares=pool.queued_shares - w.queued_shares,
-            queued_assets=pool.queued_assets - assets,
-        )
+        assets = to_assets(w.queued_shares, pool.queue_rate)
+        self.pools[w.operator] = replace(pool, queued_shares=pool.queued_shares - w.queued_shares)
         queue[index] = replace(w, claimed=True)
         return assets
 
     def slash(self, operator: str, fraction_bps: int) -> int:
         """Assets taken from the operator's active and queued stake alike."""
         pool = self.pool(operator)
-        active = pool.assets * fraction_bps // MAX_BPS
-        queued = pool.queued_assets * fraction_bps // MAX_BPS
-        self.pools[operator] = replace(
-            pool, assets=pool.assets - active, queued_assets=pool.queued_assets - queued
-        )
+        if pool.rate == 0:
+            return 0
+        active, rate = cut(pool.shares, pool.rate, fraction_bps)
+        queued, queue_rate = cut(pool.queued_shares, pool.queue_rate, fraction_bps)
+        self.pools[operator] = replace(pool, rate=rate, queue_rate=queue_rate)
         return active + queued
 
     def liabilities(self) -> int:
-        """Everything the vault may still owe: pools, queues and unpaid commissions."""
-        pooled = sum(p.assets + p.queued_assets for p in self.pools.values())
+        """Everything the vault may still owe: what the shares and queues are worth now, and
+        unpaid commissions."""
+        pooled = sum(
+            to_assets(p.shares, p.rate) + to_assets(p.queued_shares, p.queue_rate)
+            for p in self.pools.values()
+        )
         return pooled + sum(self.commission_owed.values())
 
 

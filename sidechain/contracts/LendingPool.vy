@@ -11,9 +11,9 @@
         liquidate a position below 1: half its debt in one market (all of it below 0.95) is
         repaid for collateral plus the market's bonus. Debt that no collateral is left to
         cover is written off as bad debt (by the liquidation that takes the last collateral,
-        or by write_off when nothing is left to liquidate), covered from that market's reserves, and what the
-        reserves cannot cover is recorded as the market's deficit. A governance key lists and
-        configures markets and takes reserves out.
+        or by write_off when nothing is left to liquidate), covered from that market's
+        reserves; what they cannot cover shows as the market's deficit. A governance key lists
+        and configures markets and takes reserves out.
 @dev Values are in USD * 10**-8 (oracle prices are per whole coin with 8 decimals, and every
      asset here has 8 decimals). Rounding always favours the pool: balances and seizures
      round down, debts round up.
@@ -22,14 +22,28 @@
      so the pool could not hold several operators' shares itself. Its value is
      vault.assets_of(purse) (the operator's own exchange rate) times the underlying's price,
      so a slash lowers it at once.
-     Hot-slot layout (parallel execution): per market, the indices and the accrual stamp
-     (`indices`) and `reserves` are written at most once per block, by the first operation
-     of the block (`accrue` lets the block producer do it up front); later operations in the
-     block read them and write nothing there. Totals are split into SHARDS slots keyed by the
-     low bits of the account (`supply_shards`, `debt_shards`); an operation writes only its
-     account's balance slots and shard. Only the accrual (once per block) and a supply or
-     borrow in a capped market read all shards. The pool's own holdings (its native BTC
-     balance and its USDT balance slot) are still written by every transfer in or out.
+     Interest: each loanable market has checkpoints. A checkpoint holds the liquidity and
+     borrow indices at its timestamp and the yearly borrow rate from then on; between
+     checkpoints the borrow index grows linearly at that rate, computed on the fly, so debts
+     grow every second and operations write no index. accrue() (anyone; the keeper calls it
+     every block) writes the next checkpoint, in force from the next block, with the borrow
+     rate of the utilisation at that moment: operations read only checkpoints written in
+     earlier blocks. At a checkpoint the interest that built up since the last one (what the
+     pool holds and is owed beyond what its suppliers and reserves can claim) is shared out:
+     the reserve factor's part to the market's treasury balance (the reserves, which absorb
+     bad debt first and which governance withdraws like a supply), the rest to the suppliers
+     by raising the liquidity index. Suppliers are thus never credited more than borrowers
+     owe, whatever happens between checkpoints. Until the next accrue, the borrow rate stays
+     that of the last checkpoint; the supply rate shown is what it yields to suppliers.
+     Hot-slot layout (parallel execution): an operation writes its account's own slots and
+     the market's scaled totals (`total_scaled_supply`, `total_scaled_debt`), which are
+     commutative counters (only added to and subtracted from, never branched on or logged by
+     an operation; accrue and the views read them), as is the pool's USDT balance in the
+     token; the parallel executor merges counters (sidechain.predeploys.COUNTER_SLOTS). Supply
+     and borrow caps are checked against the totals of the checkpoint in force, so the
+     operations of one block may together go past a cap; the next checkpoint stops them. The
+     pool's native BTC balance is credited blindly by supplies and repayments; borrows and
+     withdrawals of BTC read it.
 """
 
 from ethereum.ercs import IERC20
@@ -58,6 +72,8 @@ event Accrued:
     market: indexed(uint8)
     liquidity_index: uint256
     borrow_index: uint256
+    borrow_rate: uint256
+    supply_rate: uint256
     reserves_added: uint256
 
 event Supplied:
@@ -122,12 +138,15 @@ struct Position:
     weighted: uint256  # collateral weighted by liquidation threshold
     debt: uint256
 
+struct Checkpoint:
+    indices: uint256  # liquidity index << 128 | borrow index (rays, at the stamp's time)
+    rates: uint256  # yearly borrow rate << 128 | yearly supply rate (rays)
+    stamp: uint256  # timestamp << 128 | effective block of the checkpoint before this one
+    totals: uint256  # supplied << 128 | borrowed (base units, reserves included), for caps
 
 struct Indices:
     liquidity_index: uint256  # ray
     borrow_index: uint256  # ray
-    accrued_block: uint256
-    accrued_at: uint256  # timestamp
 
 
 MARKET_BTC: constant(uint8) = 0
@@ -136,7 +155,7 @@ MARKET_RSBTC: constant(uint8) = 2
 MARKETS: constant(uint8) = 4
 # Markets below LOANABLE lend and borrow; the others are restaking collateral.
 LOANABLE: constant(uint8) = 2
-SHARDS: constant(uint256) = 16
+LOW_128: constant(uint256) = 2**128 - 1
 RAY: constant(uint256) = 10**27
 WAD: constant(uint256) = 10**18
 MAX_BPS: constant(uint256) = 10_000
@@ -157,18 +176,19 @@ purse_blueprint: public(immutable(address))
 # @notice Lists and configures markets, takes reserves out.
 governance: public(address)
 markets: public(HashMap[uint8, Market])
-# @notice Hot: written once per block per loanable market.
-indices: public(HashMap[uint8, Indices])
-# @notice Interest set aside for the protocol (base units); written once per block.
-reserves: public(HashMap[uint8, uint256])
-# @notice Debt ever written off, and the part of it no reserve covered.
+# @notice checkpoints[market][block]: the checkpoint in force from that block on.
+checkpoints: public(HashMap[uint8, HashMap[uint256, Checkpoint]])
+# @notice The effective block of each market's newest checkpoint (maybe the next block).
+latest: public(HashMap[uint8, uint256])
+# @notice Counters: scaled supply (reserves apart) and scaled debt of each loanable market.
+total_scaled_supply: public(uint256[LOANABLE])
+total_scaled_debt: public(uint256[LOANABLE])
+# @notice Each loanable market's reserves, as a scaled supply balance of the protocol.
+treasury_scaled: public(uint256[LOANABLE])
+# @notice Debt ever written off, by market (base units).
 bad_debt: public(HashMap[uint8, uint256])
-deficit: public(HashMap[uint8, uint256])
 scaled_supply: public(HashMap[uint8, HashMap[address, uint256]])
 scaled_debt: public(HashMap[uint8, HashMap[address, uint256]])
-# @notice Scaled supply and debt summed over the accounts of each shard.
-supply_shards: public(HashMap[uint8, uint256[SHARDS]])
-debt_shards: public(HashMap[uint8, uint256[SHARDS]])
 # @notice Each account's rsBTC and rsUSDT collateral purse (created on first use).
 purses: public(HashMap[address, address])
 
@@ -212,7 +232,7 @@ def set_governance(new_governance: address):
 def configure(market: uint8, config: Market):
     """
     @notice List market or change its risk and rate settings; governance only. Interest up to
-            now accrues under the old settings.
+            now accrues under the old settings; the new rates apply from the next block.
     """
     assert msg.sender == self.governance, "only governance"
     assert market < MARKETS, "unknown market"
@@ -226,29 +246,34 @@ def configure(market: uint8, config: Market):
         <= MAX_BPS * MAX_BPS
     ), "liquidation threshold plus bonus above 100%"
     assert config.reserve_factor_bps <= MAX_BPS, "reserve factor above 100%"
+    self.markets[market] = config
     if market < LOANABLE:
         assert config.optimal_utilisation_bps > 0, "optimal utilisation out of range 1..9999"
         assert config.optimal_utilisation_bps < MAX_BPS, (
             "optimal utilisation out of range 1..9999"
         )
-        if self.indices[market].liquidity_index == 0:
-            self.indices[market] = Indices(
-                liquidity_index=RAY,
-                borrow_index=RAY,
-                accrued_block=block.number,
-                accrued_at=block.timestamp,
+        if self.checkpoints[market][self.latest[market]].indices == 0:
+            self.checkpoints[market][block.number] = Checkpoint(
+                indices=self._pair(RAY, RAY),
+                rates=self._pair(self._borrow_rate(market, 0), 0),
+                stamp=self._pair(block.timestamp, block.number),
+                totals=0,
             )
+            self.latest[market] = block.number
         else:
-            self._accrue(market)
-    self.markets[market] = config
+            self._checkpoint(market, True)
     log MarketConfigured(market=market, config=config)
 
 
 @external
 def accrue(market: uint8):
-    """@notice Bring market's indices up to this block (the producer may call it up front)."""
+    """
+    @notice Write market's checkpoint for the next block: the indices now, the reserves
+            credited, the rates of the utilisation now. Anyone may call; it acts once a block.
+    """
     assert market < LOANABLE, "market is collateral only"
-    self._accrue(market)
+    self._listed(market)
+    self._checkpoint(market, False)
 
 
 @external
@@ -261,7 +286,6 @@ def supply(market: uint8, amount: uint256):
     """
     self._listed(market)
     assert amount > 0, "amount is zero"
-    self._accrue_all()
     if market >= LOANABLE:
         assert msg.value == 0, "msg.value must be zero for a token market"
         vault: address = self._vault(market)
@@ -270,15 +294,14 @@ def supply(market: uint8, amount: uint256):
         )
         log Supplied(account=msg.sender, market=market, amount=amount, scaled=amount)
         return
-    index: uint256 = self.indices[market].liquidity_index
-    scaled: uint256 = amount * RAY // index
+    scaled: uint256 = amount * RAY // self._indices(market).liquidity_index
     assert scaled > 0, "supply mints no balance"
     cap: uint256 = self.markets[market].supply_cap
     if cap != 0:
-        supplied: uint256 = self._sum(self.supply_shards[market]) * index // RAY
-        assert supplied + amount <= cap, "supply cap exceeded"
+        assert (self._checkpoint_totals(market) >> 128) + amount <= cap, "supply cap exceeded"
     self._pull(market, amount)
-    self._add_supply(market, msg.sender, scaled)
+    self.scaled_supply[market][msg.sender] += scaled
+    self.total_scaled_supply[market] += scaled
     log Supplied(account=msg.sender, market=market, amount=amount, scaled=scaled)
 
 
@@ -291,7 +314,7 @@ def withdraw(market: uint8, amount: uint256) -> uint256:
     @return The amount withdrawn.
     """
     self._listed(market)
-    self._accrue_all()
+    now: Indices[LOANABLE] = self._indices_all()
     paid: uint256 = amount
     if market >= LOANABLE:
         purse: address = self.purses[msg.sender]
@@ -306,7 +329,7 @@ def withdraw(market: uint8, amount: uint256) -> uint256:
         extcall IPurse(purse).pay(vault, msg.sender, paid)
         log Withdrawn(account=msg.sender, market=market, amount=paid, scaled=paid)
     else:
-        index: uint256 = self.indices[market].liquidity_index
+        index: uint256 = now[market].liquidity_index
         balance: uint256 = self.scaled_supply[market][msg.sender]
         scaled: uint256 = balance
         if amount == max_value(uint256):
@@ -316,10 +339,11 @@ def withdraw(market: uint8, amount: uint256) -> uint256:
         assert paid > 0, "amount is zero"
         assert scaled <= balance, "withdrawal exceeds the supplied balance"
         assert paid <= self._cash(market), "not enough liquidity in the market"
-        self._sub_supply(market, msg.sender, scaled)
+        self.scaled_supply[market][msg.sender] = balance - scaled
+        self.total_scaled_supply[market] -= scaled
         self._push(market, msg.sender, paid)
         log Withdrawn(account=msg.sender, market=market, amount=paid, scaled=scaled)
-    held: Position = self._position(msg.sender)
+    held: Position = self._position(msg.sender, now)
     assert held.weighted >= held.debt, "withdrawal would put the health factor below 1"
     return paid
 
@@ -331,17 +355,15 @@ def borrow(market: uint8, amount: uint256):
     self._listed(market)
     assert market < LOANABLE, "market is collateral only"
     assert amount > 0, "amount is zero"
-    self._accrue_all()
+    now: Indices[LOANABLE] = self._indices_all()
     assert amount <= self._cash(market), "not enough liquidity in the market"
-    index: uint256 = self.indices[market].borrow_index
     cap: uint256 = self.markets[market].borrow_cap
     if cap != 0:
-        borrowed: uint256 = self._sum(self.debt_shards[market]) * index // RAY
-        assert borrowed + amount <= cap, "borrow cap exceeded"
-    scaled: uint256 = self._div_up(amount * RAY, index)
+        assert (self._checkpoint_totals(market) & LOW_128) + amount <= cap, "borrow cap exceeded"
+    scaled: uint256 = self._div_up(amount * RAY, now[market].borrow_index)
     self.scaled_debt[market][msg.sender] += scaled
-    self.debt_shards[market][self._shard(msg.sender)] += scaled
-    held: Position = self._position(msg.sender)
+    self.total_scaled_debt[market] += scaled
+    held: Position = self._position(msg.sender, now)
     assert held.debt <= held.power, "borrow exceeds the loan-to-value limit"
     self._push(market, msg.sender, amount)
     log Borrowed(account=msg.sender, market=market, amount=amount, scaled=scaled)
@@ -359,12 +381,12 @@ def repay(market: uint8, amount: uint256) -> uint256:
     self._listed(market)
     assert market < LOANABLE, "market is collateral only"
     assert amount > 0, "amount is zero"
-    self._accrue_all()
-    owed: uint256 = self._owed(market, msg.sender)
+    index: uint256 = self._indices(market).borrow_index
+    owed: uint256 = self._owed(market, msg.sender, index)
     assert owed > 0, "no debt to repay"
     paid: uint256 = min(amount, owed)
     self._pay_in(market, amount, paid)
-    scaled: uint256 = self._reduce_debt(market, msg.sender, paid, owed)
+    scaled: uint256 = self._reduce_debt(market, msg.sender, paid, owed, index)
     log Repaid(account=msg.sender, market=market, amount=paid, scaled=scaled)
     return paid
 
@@ -387,12 +409,12 @@ def liquidate(
     self._listed(collateral_market)
     bonus: uint256 = self.markets[collateral_market].liquidation_bonus_bps
     assert amount > 0, "amount is zero"
-    self._accrue_all()
-    held: Position = self._position(borrower)
+    now: Indices[LOANABLE] = self._indices_all()
+    held: Position = self._position(borrower, now)
     assert held.weighted < held.debt, "position is healthy: health factor is not below 1"
-    owed: uint256 = self._owed(debt_market, borrower)
+    owed: uint256 = self._owed(debt_market, borrower, now[debt_market].borrow_index)
     assert owed > 0, "borrower has no debt in this market"
-    available: uint256 = self._collateral_assets(collateral_market, borrower)
+    available: uint256 = self._collateral_assets(collateral_market, borrower, now)
     assert available > 0, "borrower has no collateral in this market"
     close: uint256 = CLOSE_FACTOR_BPS
     if held.weighted * WAD < held.debt * FULL_CLOSE_HEALTH:
@@ -408,8 +430,8 @@ def liquidate(
         )
     assert repaid > 0, "liquidation repays nothing"
     self._pay_in(debt_market, amount, repaid)
-    self._reduce_debt(debt_market, borrower, repaid, owed)
-    self._seize(collateral_market, borrower, seized, seized == available)
+    self._reduce_debt(debt_market, borrower, repaid, owed, now[debt_market].borrow_index)
+    self._seize(collateral_market, borrower, seized, seized == available, now)
     log Liquidated(
         liquidator=msg.sender,
         borrower=borrower,
@@ -418,8 +440,8 @@ def liquidate(
         repaid=repaid,
         seized=seized,
     )
-    if not self._has_collateral(borrower):
-        self._write_off(borrower)
+    if not self._has_collateral(borrower, now):
+        self._write_off(borrower, now)
     return repaid
 
 
@@ -430,14 +452,14 @@ def write_off(borrower: address):
     @notice Write off the debt of a borrower with no collateral left (say, rsBTC slashed to
             nothing), which no liquidation can reach; anyone may call it.
     """
-    self._accrue_all()
-    assert not self._has_collateral(borrower), "borrower still has collateral"
+    now: Indices[LOANABLE] = self._indices_all()
+    assert not self._has_collateral(borrower, now), "borrower still has collateral"
     has_debt: bool = False
     for market: uint8 in range(LOANABLE):
         if self.scaled_debt[market][borrower] != 0:
             has_debt = True
     assert has_debt, "borrower has no debt"
-    self._write_off(borrower)
+    self._write_off(borrower, now)
 
 
 @external
@@ -446,10 +468,11 @@ def withdraw_reserves(market: uint8, amount: uint256, receiver: address):
     """@notice Pay amount of market's reserves to receiver; governance only."""
     assert msg.sender == self.governance, "only governance"
     assert market < LOANABLE, "market is collateral only"
-    self._accrue(market)
-    assert amount <= self.reserves[market], "amount exceeds the reserves"
+    index: uint256 = self._indices(market).liquidity_index
+    treasury: uint256 = self.treasury_scaled[market]
+    assert amount <= treasury * index // RAY, "amount exceeds the reserves"
     assert amount <= self._cash(market), "not enough liquidity in the market"
-    self.reserves[market] -= amount
+    self.treasury_scaled[market] = treasury - min(self._div_up(amount * RAY, index), treasury)
     self._push(market, receiver, amount)
     log ReservesWithdrawn(market=market, amount=amount, receiver=receiver)
 
@@ -458,7 +481,7 @@ def withdraw_reserves(market: uint8, amount: uint256, receiver: address):
 @view
 def health_factor(account: address) -> uint256:
     """@notice Weighted collateral over debt, in WAD (10**18 = 1); max_value without debt."""
-    held: Position = self._position(account)
+    held: Position = self._position(account, self._indices_all())
     if held.debt == 0:
         return max_value(uint256)
     return held.weighted * WAD // held.debt
@@ -467,128 +490,230 @@ def health_factor(account: address) -> uint256:
 @external
 @view
 def position(account: address) -> Position:
-    """@notice Weighted collateral and debt in USD * 10**-8, at the last accrual's indices."""
-    return self._position(account)
+    """@notice Weighted collateral and debt in USD * 10**-8, at this block's indices."""
+    return self._position(account, self._indices_all())
 
 
 @external
 @view
 def supply_balance(market: uint8, account: address) -> uint256:
-    """@notice What account could withdraw from market, ignoring health (last accrual)."""
-    return self._collateral_assets(market, account)
+    """@notice What account could withdraw from market now, ignoring health."""
+    return self._collateral_assets(market, account, self._indices_all())
 
 
 @external
 @view
 def debt_balance(market: uint8, account: address) -> uint256:
-    """@notice What account owes in market (at the last accrual)."""
-    return self._owed(market, account)
+    """@notice What account owes in market now."""
+    return self._owed(market, account, self._indices(market).borrow_index)
 
 
 @external
 @view
-def total_supplied(market: uint8) -> uint256:
-    """@notice Suppliers' claims in market at the last accrual (sums the shards)."""
-    return self._sum(self.supply_shards[market]) * self.indices[market].liquidity_index // RAY
+def indices(market: uint8) -> Indices:
+    """@notice The market's liquidity and borrow indices at this block (rays)."""
+    return self._indices(market)
 
 
 @external
 @view
-def total_borrowed(market: uint8) -> uint256:
-    """@notice Debt in market at the last accrual (sums the shards)."""
-    return self._sum(self.debt_shards[market]) * self.indices[market].borrow_index // RAY
+def checkpoint_of(market: uint8) -> (uint256, uint256, uint256, uint256, uint256, uint256):
+    """
+    @notice The checkpoint in force at this block: (effective block, timestamp, liquidity
+            index, borrow index at the timestamp, yearly borrow rate, yearly supply rate).
+    """
+    effective: uint256 = self._effective_block(market)
+    cp: Checkpoint = self.checkpoints[market][effective]
+    return (
+        effective,
+        cp.stamp >> 128,
+        cp.indices >> 128,
+        cp.indices & LOW_128,
+        cp.rates >> 128,
+        cp.rates & LOW_128,
+    )
 
 
 @external
 @view
 def rates(market: uint8) -> (uint256, uint256, uint256):
     """
-    @notice (utilisation, yearly borrow rate, yearly supply rate), all in rays, from the totals
-            and indices of the last accrual (sums the shards: for calls, not hot paths).
+    @notice (utilisation, yearly borrow rate, yearly supply rate), all in rays, as set by the
+            checkpoint in force at this block.
     """
     assert market < LOANABLE, "market is collateral only"
-    state: Indices = self.indices[market]
-    used: uint256 = interest_rate.utilisation(
-        self._sum(self.debt_shards[market]) * state.borrow_index // RAY,
-        self._sum(self.supply_shards[market]) * state.liquidity_index // RAY,
+    cp: Checkpoint = self.checkpoints[market][self._effective_block(market)]
+    used: uint256 = interest_rate.utilisation(cp.totals & LOW_128, cp.totals >> 128)
+    return used, cp.rates >> 128, cp.rates & LOW_128
+
+
+@external
+@view
+def total_supplied(market: uint8) -> uint256:
+    """@notice Suppliers' claims in market now, reserves apart (reads counters)."""
+    return self.total_scaled_supply[market] * self._indices(market).liquidity_index // RAY
+
+
+@external
+@view
+def total_borrowed(market: uint8) -> uint256:
+    """@notice Debt in market now (reads counters)."""
+    return self.total_scaled_debt[market] * self._indices(market).borrow_index // RAY
+
+
+@external
+@view
+def reserves(market: uint8) -> uint256:
+    """@notice The market's reserves now: the treasury's supply balance."""
+    return self.treasury_scaled[market] * self._indices(market).liquidity_index // RAY
+
+
+@external
+@view
+def deficit(market: uint8) -> uint256:
+    """
+    @notice What suppliers and reserves claim beyond what the pool holds and is owed (zero
+            when covered): bad debt the reserves could not absorb.
+    """
+    now: Indices = self._indices(market)
+    claims: uint256 = self._claims(market, now.liquidity_index)
+    backing: uint256 = self._backing(market, now.borrow_index)
+    if claims <= backing:
+        return 0
+    return claims - backing
+
+
+@internal
+def _checkpoint(market: uint8, force: bool):
+    """
+    @dev Write the checkpoint for the next block (once a block unless forced): the indices
+         now, the treasury credited with the surplus, the rates of the utilisation now.
+    """
+    following: uint256 = block.number + 1
+    if not force and self.checkpoints[market][following].indices != 0:
+        return
+    effective: uint256 = self._effective_block(market)
+    now: Indices = self._indices(market)
+    liquidity_index: uint256 = now.liquidity_index
+    claims: uint256 = self._claims(market, liquidity_index)
+    backing: uint256 = self._backing(market, now.borrow_index)
+    scaled: uint256 = self.total_scaled_supply[market] + self.treasury_scaled[market]
+    reserve_factor: uint256 = self.markets[market].reserve_factor_bps
+    reserved: uint256 = 0
+    if backing > claims:
+        interest: uint256 = backing - claims
+        reserved = interest * reserve_factor // MAX_BPS
+        if scaled == 0:
+            reserved = interest
+        else:
+            liquidity_index += (interest - reserved) * RAY // scaled
+        credited: uint256 = reserved * RAY // liquidity_index
+        self.treasury_scaled[market] += credited
+        scaled += credited
+    supplied: uint256 = scaled * liquidity_index // RAY
+    debt: uint256 = self.total_scaled_debt[market] * now.borrow_index // RAY
+    used: uint256 = interest_rate.utilisation(debt, supplied)
+    borrow_rate: uint256 = self._borrow_rate(market, used)
+    supply_rate: uint256 = borrow_rate * used // RAY * (MAX_BPS - reserve_factor) // MAX_BPS
+    self.checkpoints[market][following] = Checkpoint(
+        indices=self._pair(liquidity_index, now.borrow_index),
+        rates=self._pair(borrow_rate, supply_rate),
+        stamp=self._pair(block.timestamp, effective),
+        totals=self._pair(supplied, debt),
     )
-    rate: uint256 = interest_rate.borrow_rate(
+    if self.latest[market] != following:
+        self.latest[market] = following
+        older: uint256 = self.checkpoints[market][effective].stamp & LOW_128
+        if older != effective:
+            self.checkpoints[market][older] = empty(Checkpoint)
+    log Accrued(
+        market=market,
+        liquidity_index=liquidity_index,
+        borrow_index=now.borrow_index,
+        borrow_rate=borrow_rate,
+        supply_rate=supply_rate,
+        reserves_added=reserved,
+    )
+
+
+@internal
+@view
+def _effective_block(market: uint8) -> uint256:
+    """
+    @dev The block of the checkpoint in force: this block's own (written in an earlier block),
+         else the newest one before it (never one an accrue wrote in this block).
+    """
+    if self.checkpoints[market][block.number].indices != 0:
+        return block.number
+    effective: uint256 = self.latest[market]
+    if effective > block.number:
+        effective = self.checkpoints[market][effective].stamp & LOW_128
+    return effective
+
+
+@internal
+@view
+def _indices(market: uint8) -> Indices:
+    """
+    @dev The indices at this block's timestamp: the checkpoint's liquidity index (it moves only
+         at checkpoints), its borrow index grown at its borrow rate.
+    """
+    cp: Checkpoint = self.checkpoints[market][self._effective_block(market)]
+    elapsed: uint256 = block.timestamp - (cp.stamp >> 128)
+    return Indices(
+        liquidity_index=cp.indices >> 128,
+        borrow_index=interest_rate.grow(cp.indices & LOW_128, cp.rates >> 128, elapsed),
+    )
+
+
+@internal
+@view
+def _indices_all() -> Indices[LOANABLE]:
+    return [self._indices(MARKET_BTC), self._indices(MARKET_USDT)]
+
+
+@internal
+@view
+def _checkpoint_totals(market: uint8) -> uint256:
+    return self.checkpoints[market][self._effective_block(market)].totals
+
+
+@internal
+@view
+def _claims(market: uint8, liquidity_index: uint256) -> uint256:
+    """@dev What suppliers and reserves can claim, rounded up (reads counters)."""
+    scaled: uint256 = self.total_scaled_supply[market] + self.treasury_scaled[market]
+    return self._div_up(scaled * liquidity_index, RAY)
+
+
+@internal
+@view
+def _backing(market: uint8, borrow_index: uint256) -> uint256:
+    """@dev What the pool holds plus what it is owed, rounded down (reads counters)."""
+    return self._cash(market) + self.total_scaled_debt[market] * borrow_index // RAY
+
+
+@internal
+@view
+def _borrow_rate(market: uint8, used: uint256) -> uint256:
+    return interest_rate.borrow_rate(
         used,
         self.markets[market].base_rate_bps,
         self.markets[market].slope1_bps,
         self.markets[market].slope2_bps,
         self.markets[market].optimal_utilisation_bps,
     )
-    kept: uint256 = MAX_BPS - self.markets[market].reserve_factor_bps
-    return used, rate, rate * used // RAY * kept // MAX_BPS
-
-
-@internal
-def _accrue_all():
-    for market: uint8 in range(LOANABLE):
-        self._accrue(market)
-
-
-@internal
-def _accrue(market: uint8):
-    """
-    @dev At most once per block: a second call in the same block reads one slot only (as
-         does a call for a market not listed yet, whose stamp is zero).
-    """
-    accrued_block: uint256 = self.indices[market].accrued_block
-    if accrued_block == block.number or accrued_block == 0:
-        return
-    state: Indices = self.indices[market]
-    elapsed: uint256 = block.timestamp - state.accrued_at
-    scaled_debt: uint256 = 0
-    if elapsed > 0:
-        scaled_debt = self._sum(self.debt_shards[market])
-    if scaled_debt == 0:
-        self.indices[market].accrued_block = block.number
-        self.indices[market].accrued_at = block.timestamp
-        return
-    scaled_supply: uint256 = self._sum(self.supply_shards[market])
-    debt: uint256 = scaled_debt * state.borrow_index // RAY
-    rate: uint256 = interest_rate.borrow_rate(
-        interest_rate.utilisation(debt, scaled_supply * state.liquidity_index // RAY),
-        self.markets[market].base_rate_bps,
-        self.markets[market].slope1_bps,
-        self.markets[market].slope2_bps,
-        self.markets[market].optimal_utilisation_bps,
-    )
-    borrow_index: uint256 = interest_rate.grow(state.borrow_index, rate, elapsed)
-    interest: uint256 = scaled_debt * borrow_index // RAY - debt
-    cut: uint256 = interest * self.markets[market].reserve_factor_bps // MAX_BPS
-    liquidity_index: uint256 = state.liquidity_index
-    if scaled_supply == 0:
-        cut = interest
-    else:
-        liquidity_index += (interest - cut) * RAY // scaled_supply
-    if cut != 0:
-        self.reserves[market] += cut
-    self.indices[market] = Indices(
-        liquidity_index=liquidity_index,
-        borrow_index=borrow_index,
-        accrued_block=block.number,
-        accrued_at=block.timestamp,
-    )
-    log Accrued(
-        market=market,
-        liquidity_index=liquidity_index,
-        borrow_index=borrow_index,
-        reserves_added=cut,
-    )
 
 
 @internal
 @view
-def _position(account: address) -> Position:
+def _position(account: address, now: Indices[LOANABLE]) -> Position:
     held: Position = empty(Position)
     for market: uint8 in range(MARKETS):
-        collateral: uint256 = self._collateral_assets(market, account)
+        collateral: uint256 = self._collateral_assets(market, account, now)
         owed: uint256 = 0
         if market < LOANABLE:
-            owed = self._owed(market, account)
+            owed = self._owed(market, account, now[market].borrow_index)
         if collateral == 0 and owed == 0:
             continue
         price: uint256 = staticcall IOracle(oracle).price(market % 2)
@@ -602,10 +727,10 @@ def _position(account: address) -> Position:
 
 @internal
 @view
-def _collateral_assets(market: uint8, account: address) -> uint256:
+def _collateral_assets(market: uint8, account: address, now: Indices[LOANABLE]) -> uint256:
     """@dev Supply balance (BTC, USDT) or the purse's restaked assets (rsBTC, rsUSDT)."""
     if market < LOANABLE:
-        return self.scaled_supply[market][account] * self.indices[market].liquidity_index // RAY
+        return self.scaled_supply[market][account] * now[market].liquidity_index // RAY
     purse: address = self.purses[account]
     if purse == empty(address):
         return 0
@@ -614,41 +739,43 @@ def _collateral_assets(market: uint8, account: address) -> uint256:
 
 @internal
 @view
-def _has_collateral(account: address) -> bool:
+def _has_collateral(account: address, now: Indices[LOANABLE]) -> bool:
     for market: uint8 in range(MARKETS):
-        if self._collateral_assets(market, account) != 0:
+        if self._collateral_assets(market, account, now) != 0:
             return True
     return False
 
 
 @internal
 @view
-def _owed(market: uint8, account: address) -> uint256:
-    return self._div_up(
-        self.scaled_debt[market][account] * self.indices[market].borrow_index, RAY
-    )
+def _owed(market: uint8, account: address, borrow_index: uint256) -> uint256:
+    return self._div_up(self.scaled_debt[market][account] * borrow_index, RAY)
 
 
 @internal
-def _reduce_debt(market: uint8, account: address, paid: uint256, owed: uint256) -> uint256:
+def _reduce_debt(
+    market: uint8, account: address, paid: uint256, owed: uint256, borrow_index: uint256
+) -> uint256:
     """@dev Scaled debt cancelled by paying `paid` of `owed`: all of it only for a full repay."""
     scaled: uint256 = self.scaled_debt[market][account]
     if paid < owed:
-        scaled = paid * RAY // self.indices[market].borrow_index
+        scaled = paid * RAY // borrow_index
     self.scaled_debt[market][account] -= scaled
-    self.debt_shards[market][self._shard(account)] -= scaled
+    self.total_scaled_debt[market] -= scaled
     return scaled
 
 
 @internal
-def _seize(market: uint8, borrower: address, assets: uint256, everything: bool):
+def _seize(
+    market: uint8, borrower: address, assets: uint256, everything: bool, now: Indices[LOANABLE]
+):
     """@dev Give the liquidator borrower's collateral worth `assets` (all of it if everything)."""
     if market < LOANABLE:
         scaled: uint256 = self.scaled_supply[market][borrower]
         if not everything:
-            scaled = assets * RAY // self.indices[market].liquidity_index
-        self._sub_supply(market, borrower, scaled)
-        self._add_supply(market, msg.sender, scaled)
+            scaled = assets * RAY // now[market].liquidity_index
+        self.scaled_supply[market][borrower] -= scaled
+        self.scaled_supply[market][msg.sender] += scaled
         return
     vault: address = self._vault(market)
     purse: address = self.purses[borrower]
@@ -660,34 +787,22 @@ def _seize(market: uint8, borrower: address, assets: uint256, everything: bool):
 
 
 @internal
-def _write_off(account: address):
+def _write_off(account: address, now: Indices[LOANABLE]):
     """@dev account has debt and no collateral left: cancel the debt, cover it from reserves."""
     for market: uint8 in range(LOANABLE):
-        owed: uint256 = self._owed(market, account)
+        owed: uint256 = self._owed(market, account, now[market].borrow_index)
         if owed == 0:
             continue
-        scaled: uint256 = self.scaled_debt[market][account]
+        self.total_scaled_debt[market] -= self.scaled_debt[market][account]
         self.scaled_debt[market][account] = 0
-        self.debt_shards[market][self._shard(account)] -= scaled
-        covered: uint256 = min(owed, self.reserves[market])
-        self.reserves[market] -= covered
+        index: uint256 = now[market].liquidity_index
+        treasury: uint256 = self.treasury_scaled[market]
+        covered: uint256 = min(owed, treasury * index // RAY)
+        self.treasury_scaled[market] = treasury - min(self._div_up(covered * RAY, index), treasury)
         self.bad_debt[market] += owed
-        self.deficit[market] += owed - covered
         log BadDebtWrittenOff(
             account=account, market=market, amount=owed, covered_by_reserves=covered
         )
-
-
-@internal
-def _add_supply(market: uint8, account: address, scaled: uint256):
-    self.scaled_supply[market][account] += scaled
-    self.supply_shards[market][self._shard(account)] += scaled
-
-
-@internal
-def _sub_supply(market: uint8, account: address, scaled: uint256):
-    self.scaled_supply[market][account] -= scaled
-    self.supply_shards[market][self._shard(account)] -= scaled
 
 
 @internal
@@ -758,17 +873,10 @@ def _vault(market: uint8) -> address:
 
 @internal
 @pure
-def _shard(account: address) -> uint256:
-    return convert(account, uint256) % SHARDS
-
-
-@internal
-@pure
-def _sum(shards: uint256[SHARDS]) -> uint256:
-    total: uint256 = 0
-    for value: uint256 in shards:
-        total += value
-    return total
+def _pair(high: uint256, low: uint256) -> uint256:
+    """@dev Two values of at most 128 bits in one word."""
+    assert high <= LOW_128 and low <= LOW_128, "checkpoint value above 2**128 - 1"
+    return high << 128 | low
 
 
 @internal

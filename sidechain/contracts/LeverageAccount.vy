@@ -23,7 +23,6 @@ interface IPool:
     def borrow(market: uint8, amount: uint256): nonpayable
     def repay(market: uint8, amount: uint256) -> uint256: payable
     def withdraw(market: uint8, amount: uint256) -> uint256: nonpayable
-    def accrue(market: uint8): nonpayable
     def position(account: address) -> Position: view
     def health_factor(account: address) -> uint256: view
     def debt_balance(market: uint8, account: address) -> uint256: view
@@ -126,7 +125,6 @@ def unwind() -> uint256:
     @return The rsBTC shares handed back.
     """
     assert msg.sender == router, "only router"
-    extcall IPool(pool).accrue(MARKET_BTC)
     owed: uint256 = staticcall IPool(pool).debt_balance(MARKET_BTC, self)
     assert msg.value >= owed * WEI_PER_SAT, "send at least the BTC debt to unwind"
     if owed != 0:

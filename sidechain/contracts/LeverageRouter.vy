@@ -7,8 +7,8 @@
         sent and returns all the rsBTC. Each is one atomic call: it completes or reverts.
 @dev Each user's position lives in its own LeverageAccount (created from a blueprint on the
      first call), so users never share a pool position or a purse; two users' calls share
-     only the market's once-per-block accrual, the debt shard of accounts in the same shard,
-     and the vault pool of their operator when they chose the same one.
+     only counters (the market's scaled debt, the vault's shares of their operator) and the
+     pool's native BTC balance, which every BTC borrow reads.
 """
 
 

@@ -6,7 +6,9 @@
         deregistration take effect `delay` sidechain blocks after they are asked for, so
         delegators can leave first; a commission decrease applies at once.
 @dev Each operator writes only its own entry (the list of operators grows once per operator).
-     The vaults read is_active and commission_of; the court reads operators() to snapshot stake.
+     The vaults read is_active, commission_of and index_of (an operator's place in the list,
+     fixed for good at its first registration: the vaults keep per-operator totals in fixed
+     slots by that index); the court reads operators() to snapshot stake.
 """
 
 interface IBridge:
@@ -53,6 +55,8 @@ delay: public(immutable(uint256))
 entries: public(HashMap[address, Operator])
 # @notice Every address that ever registered, in order (an address appears once).
 operator_list: public(DynArray[address, MAX_OPERATORS])
+# @notice Position in operator_list plus one (zero: never registered).
+position: HashMap[address, uint256]
 
 
 @deploy
@@ -75,6 +79,7 @@ def register(metadata_url: String[MAX_URL], commission_bps: uint256):
     assert commission_bps <= MAX_BPS, "commission above 10000 basis points"
     if not self.entries[msg.sender].registered:
         self.operator_list.append(msg.sender)
+        self.position[msg.sender] = len(self.operator_list)
     self.entries[msg.sender] = Operator(
         metadata_url=metadata_url,
         registered=True,
@@ -137,6 +142,15 @@ def is_active(operator: address) -> bool:
 def commission_of(operator: address) -> uint256:
     """@notice The commission in force at this block, in basis points."""
     return self._commission_of(operator)
+
+
+@external
+@view
+def index_of(operator: address) -> uint256:
+    """@notice The operator's index in operators(), 0..31; reverts if it never registered."""
+    position: uint256 = self.position[operator]
+    assert position != 0, "not an operator"
+    return position - 1
 
 
 @external

@@ -1,23 +1,31 @@
 # pragma version 0.4.3
 """
 @title Sluice restaking vault: deployed once per bridged asset (native BTC, USDT)
-@notice Stakers deposit the asset and get shares of the pool of the operator they delegate
-        to; the vault is the ERC-20 of those shares (rsBTC, rsUSDT). Rewards paid to an
-        operator's pool raise its exchange rate (assets per share) after the operator's
-        commission. Unstaking burns shares into a queued withdrawal, claimable after
-        `unbonding_blocks` and slashable until claimed. Only the court slashes.
+@notice Stakers deposit the asset with an operator and get shares of that operator's pool;
+        the vault is the ERC-20 of those shares (rsBTC, rsUSDT). Each pool has an exchange
+        rate (assets per share): rewards paid to the pool raise it after the operator's
+        commission, slashes lower it. Unstaking burns shares into a queued withdrawal, valued
+        at the pool's queue rate, claimable after `unbonding_blocks` and slashable until
+        claimed. Only the court slashes; the Bridge pays its fees in with reward_all, which
+        splits them over the active operators pro rata to their stake.
 @dev Amounts are in the asset's base units: sats for BTC (1 sat = 10**10 wei of the native
-     coin), 10**-8 USDT for USDT. Each operator has its own pool: active shares and assets, and
-     a queue with its own shares and assets, so a reward or a slash is O(1) and touches only
-     that operator's slots, and a slash cuts delegators and queued withdrawals pro rata.
-     Conversions use a virtual offset of VIRTUAL_SHARES shares and 1 asset unit per pool (the
-     first-depositor inflation attack then costs the attacker about 1000 times what it takes
-     from a victim) and always round down, in the vault's favour.
-     All of an account's shares are in the pool of the operator it delegates to, so shares
-     move (transfer) only between accounts of one operator; redelegating goes through the queue.
-     Hot-slot rule: a stake writes only the staker's balance and delegation and its operator's
-     pool (for USDT also the token balances of the staker and of the operator's purse, a
-     contract per operator); there is no total supply slot: totalSupply() sums the pools.
+     coin), 10**-8 USDT for USDT. Rates are rays (10**27) of an asset unit per share: a pool
+     starts at INITIAL_RATE (1000 shares per asset unit), its queue at RAY (one queue share per
+     asset unit), and a rate never drops below 1. Conversions round down, in the vault's
+     favour, and a slash takes only what the lower rate frees, so what a pool's shares are
+     worth in total (rounded down) never exceeds what the vault holds for it.
+     Inflation protection: a reward raises the rate by net * RAY / (shares + VIRTUAL_SHARES),
+     so virtual shares worth one asset unit at the initial rate take their part of a reward
+     paid into a nearly empty pool (the first-depositor attack costs the attacker about 1000
+     times what it takes from a victim); a plain transfer to the vault moves no rate at all.
+     Hot-slot layout (parallel execution): rates are written only by rewards and slashes (and
+     once, by a pool's first stake); stakes and unstakes read them. Each pool's active and
+     queued shares are commutative counters in fixed slots by the operator's registry index
+     (`active_shares`, `queued_shares`): stakes, unstakes and claims only add to or subtract
+     from them and never branch on or log them; rewards and slashes read them. The parallel
+     executor merges such counters (sidechain.predeploys.COUNTER_SLOTS), so a stake writes
+     only the staker's own slots besides counters (the vault's balance of the asset: native BTC,
+     credited blindly, or its USDT balance slot, itself a counter).
 """
 
 from ethereum.ercs import IERC20
@@ -28,10 +36,8 @@ implements: IERC20
 interface IRegistry:
     def is_active(operator: address) -> bool: view
     def commission_of(operator: address) -> uint256: view
+    def index_of(operator: address) -> uint256: view
     def operators() -> DynArray[address, MAX_OPERATORS]: view
-
-interface IPurse:
-    def pay(receiver: address, amount: uint256): nonpayable
 
 
 event Transfer:
@@ -80,11 +86,9 @@ event CommissionClaimed:
     assets: uint256
 
 
-struct Pool:
-    shares: uint256
-    assets: uint256
-    queued_shares: uint256
-    queued_assets: uint256
+struct Rates:
+    active: uint256  # rays of an asset unit per active share; zero before the first stake
+    queued: uint256  # rays of an asset unit per queue share; zero before the first stake
 
 struct Withdrawal:
     operator: address
@@ -97,10 +101,11 @@ struct Withdrawal:
 MAX_OPERATORS: constant(uint256) = 32
 MAX_BPS: constant(uint256) = 10_000
 WEI_PER_SAT: constant(uint256) = 10**10
-VIRTUAL_SHARES: constant(uint256) = 10**3
-VIRTUAL_ASSETS: constant(uint256) = 1
+RAY: constant(uint256) = 10**27
+INITIAL_RATE: constant(uint256) = RAY // 1000
+VIRTUAL_SHARES: constant(uint256) = 1000
 
-# @notice Share decimals: the asset's 8 plus the 3 of the virtual offset.
+# @notice Share decimals: the asset's 8 plus the 3 of the initial rate.
 decimals: public(constant(uint8)) = 11
 name: public(immutable(String[32]))
 symbol: public(immutable(String[8]))
@@ -110,16 +115,16 @@ registry: public(immutable(address))
 # @notice The ChallengeCourt, the only account allowed to slash.
 court: public(immutable(address))
 unbonding_blocks: public(immutable(uint256))
-# @notice ERC-5202 blueprint of RestakingPurse (ERC-20 vaults only).
-purse_blueprint: public(immutable(address))
 
 balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
 # @notice The operator whose pool holds the account's shares.
 delegated_to: public(HashMap[address, address])
-pools: public(HashMap[address, Pool])
-# @notice The purse holding each operator's tokens (ERC-20 vaults only).
-purses: public(HashMap[address, address])
+# @notice Each operator's pool rates; written by rewards and slashes only.
+rates: public(HashMap[address, Rates])
+# @notice Counters: active and queued shares of each pool, by the operator's registry index.
+active_shares: public(uint256[MAX_OPERATORS])
+queued_shares: public(uint256[MAX_OPERATORS])
 commission_owed: public(HashMap[address, uint256])
 # @notice withdrawals[staker][index]; indexes count per staker from 0.
 withdrawals: public(HashMap[address, HashMap[uint256, Withdrawal]])
@@ -134,27 +139,20 @@ def __init__(
     registry_address: address,
     court_address: address,
     unbonding: uint256,
-    purse_blueprint_address: address,
 ):
     """
     @param asset_token The ERC-20 staked, or the zero address for native BTC.
     @param unbonding Sidechain blocks from unstake to claim (> 0).
-    @param purse_blueprint_address RestakingPurse blueprint; the zero address for native BTC.
     """
     assert registry_address != empty(address), "registry is the zero address"
     assert court_address != empty(address), "court is the zero address"
     assert unbonding > 0, "unbonding delay is zero"
-    is_native: bool = asset_token == empty(address)
-    assert is_native == (purse_blueprint_address == empty(address)), (
-        "a purse blueprint is needed for an ERC-20 asset only"
-    )
     name = vault_name
     symbol = vault_symbol
     asset = asset_token
     registry = registry_address
     court = court_address
     unbonding_blocks = unbonding
-    purse_blueprint = purse_blueprint_address
 
 
 @external
@@ -167,10 +165,8 @@ def deposit(operator: address, amount: uint256) -> uint256:
     @return The shares minted.
     """
     assert staticcall IRegistry(registry).is_active(operator), "operator not active"
-    self._pull(operator, amount)
-    shares: uint256 = self._stake(msg.sender, operator, amount)
-    assert shares > 0, "deposit mints no shares"
-    return shares
+    self._pull(amount)
+    return self._stake(msg.sender, operator, amount)
 
 
 @external
@@ -178,12 +174,42 @@ def deposit(operator: address, amount: uint256) -> uint256:
 @nonreentrant
 def reward(operator: address, amount: uint256):
     """@notice Pay amount to operator's pool: commission set aside, the rest raises the rate."""
-    assert self.pools[operator].shares > 0, "operator has no stake"
-    self._pull(operator, amount)
-    commission: uint256 = amount * staticcall IRegistry(registry).commission_of(operator) // MAX_BPS
-    self.commission_owed[operator] += commission
-    self.pools[operator].assets += amount - commission
-    log Rewarded(operator=operator, assets=amount, commission=commission)
+    self._pull(amount)
+    self._reward(operator, amount)
+
+
+@external
+@payable
+@nonreentrant
+def reward_all(amount: uint256):
+    """
+    @notice Pay amount to the active operators' pools pro rata to their stake (rounding down;
+            the remainder goes to the largest stake, so exactly amount is paid in).
+    """
+    self._pull(amount)
+    operators: DynArray[address, MAX_OPERATORS] = staticcall IRegistry(registry).operators()
+    stakes: DynArray[uint256, MAX_OPERATORS] = []
+    total: uint256 = 0
+    largest: uint256 = 0
+    for i: uint256 in range(len(operators), bound=MAX_OPERATORS):
+        stake: uint256 = 0
+        if staticcall IRegistry(registry).is_active(operators[i]):
+            stake = self._stake_of(operators[i])
+        if i > 0 and stake > stakes[largest]:
+            largest = i
+        stakes.append(stake)
+        total += stake
+    assert total > 0, "vault has no stake"
+    parts: DynArray[uint256, MAX_OPERATORS] = []
+    paid: uint256 = 0
+    for stake: uint256 in stakes:
+        part: uint256 = amount * stake // total
+        parts.append(part)
+        paid += part
+    parts[largest] += amount - paid
+    for i: uint256 in range(len(operators), bound=MAX_OPERATORS):
+        if parts[i] > 0:
+            self._reward(operators[i], parts[i])
 
 
 @external
@@ -214,18 +240,16 @@ def claim(index: uint256) -> uint256:
     assert w.operator != empty(address), "unknown withdrawal"
     assert not w.claimed, "withdrawal already claimed"
     assert block.number >= w.claimable_at, "withdrawal still unbonding"
-    pool: Pool = self.pools[w.operator]
-    assets: uint256 = self._to_assets(w.queued_shares, pool.queued_assets, pool.queued_shares)
-    self.pools[w.operator].queued_shares = pool.queued_shares - w.queued_shares
-    self.pools[w.operator].queued_assets = pool.queued_assets - assets
+    assets: uint256 = w.queued_shares * self.rates[w.operator].queued // RAY
+    operator_index: uint256 = self._index(w.operator)
+    self.queued_shares[operator_index] -= w.queued_shares
     self.withdrawals[msg.sender][index].claimed = True
     target: address = w.restake_to
     if target != empty(address) and not self._can_restake(msg.sender, target, assets):
         target = empty(address)
     if target == empty(address):
-        self._pay(w.operator, msg.sender, assets)
+        self._pay(msg.sender, assets)
     else:
-        self._move(w.operator, target, assets)
         self._stake(msg.sender, target, assets)
     log Claimed(staker=msg.sender, index=index, assets=assets, restaked_to=target)
     return assets
@@ -237,7 +261,7 @@ def claim_commission() -> uint256:
     """@notice Pay the caller, an operator, the commission it has earned."""
     owed: uint256 = self.commission_owed[msg.sender]
     self.commission_owed[msg.sender] = 0
-    self._pay(msg.sender, msg.sender, owed)
+    self._pay(msg.sender, owed)
     log CommissionClaimed(operator=msg.sender, assets=owed)
     return owed
 
@@ -246,20 +270,25 @@ def claim_commission() -> uint256:
 @nonreentrant
 def slash(operator: address, fraction_bps: uint256) -> uint256:
     """
-    @notice Take fraction_bps of operator's pool, active and queued alike, and pay it to the
-            court; court only.
+    @notice Cut operator's pool rates, active and queued alike, by fraction_bps and pay what
+            that frees to the court; court only. An operator that never had stake loses nothing.
     @return The assets slashed.
     """
     assert msg.sender == court, "only court"
     assert fraction_bps <= MAX_BPS, "fraction above 10000 basis points"
-    pool: Pool = self.pools[operator]
-    active: uint256 = pool.assets * fraction_bps // MAX_BPS
-    queued: uint256 = pool.queued_assets * fraction_bps // MAX_BPS
-    self.pools[operator].assets = pool.assets - active
-    self.pools[operator].queued_assets = pool.queued_assets - queued
-    self._pay(operator, court, active + queued)
-    log Slashed(operator=operator, fraction_bps=fraction_bps, assets=active + queued)
-    return active + queued
+    rates: Rates = self.rates[operator]
+    if rates.queued == 0:
+        log Slashed(operator=operator, fraction_bps=fraction_bps, assets=0)
+        return 0
+    index: uint256 = self._index(operator)
+    active_taken: uint256 = 0
+    queued_taken: uint256 = 0
+    active_taken, rates.active = self._cut(self.active_shares[index], rates.active, fraction_bps)
+    queued_taken, rates.queued = self._cut(self.queued_shares[index], rates.queued, fraction_bps)
+    self.rates[operator] = rates
+    self._pay(court, active_taken + queued_taken)
+    log Slashed(operator=operator, fraction_bps=fraction_bps, assets=active_taken + queued_taken)
+    return active_taken + queued_taken
 
 
 @external
@@ -292,44 +321,50 @@ def approve(spender: address, amount: uint256) -> bool:
 @external
 @view
 def totalSupply() -> uint256:
-    """@notice Active shares of every pool (a loop over operators: for calls, not hot paths)."""
+    """@notice Active shares of every pool (sums counters: for calls, not hot paths)."""
     total: uint256 = 0
-    for operator: address in staticcall IRegistry(registry).operators():
-        total += self.pools[operator].shares
+    for i: uint256 in range(len(staticcall IRegistry(registry).operators()), bound=MAX_OPERATORS):
+        total += self.active_shares[i]
     return total
 
 
 @external
 @view
 def stake_of(operator: address) -> uint256:
-    """@notice Active assets delegated to operator (zero once no shares are left)."""
-    if self.pools[operator].shares == 0:
-        return 0
-    return self.pools[operator].assets
+    """@notice Active assets delegated to operator, what its shares are worth."""
+    return self._stake_of(operator)
+
+
+@external
+@view
+def active_stake() -> uint256:
+    """@notice Stake of the active operators: what reward_all pays out over."""
+    total: uint256 = 0
+    for operator: address in staticcall IRegistry(registry).operators():
+        if staticcall IRegistry(registry).is_active(operator):
+            total += self._stake_of(operator)
+    return total
 
 
 @external
 @view
 def assets_of(account: address) -> uint256:
     """@notice What the account's shares would unstake for now."""
-    pool: Pool = self.pools[self.delegated_to[account]]
-    return self._to_assets(self.balanceOf[account], pool.assets, pool.shares)
+    return self.balanceOf[account] * self.rates[self.delegated_to[account]].active // RAY
 
 
 @external
 @view
 def convert_to_shares(operator: address, assets: uint256) -> uint256:
     """@notice Shares a deposit of assets with operator mints now."""
-    pool: Pool = self.pools[operator]
-    return self._to_shares(assets, pool.assets, pool.shares)
+    return assets * RAY // self._rate(operator)
 
 
 @external
 @view
 def convert_to_assets(operator: address, shares: uint256) -> uint256:
     """@notice Assets that unstaking shares of operator's pool queues now."""
-    pool: Pool = self.pools[operator]
-    return self._to_assets(shares, pool.assets, pool.shares)
+    return shares * self._rate(operator) // RAY
 
 
 @external
@@ -339,8 +374,7 @@ def claimable(staker: address, index: uint256) -> uint256:
     w: Withdrawal = self.withdrawals[staker][index]
     if w.claimed:
         return 0
-    pool: Pool = self.pools[w.operator]
-    return self._to_assets(w.queued_shares, pool.queued_assets, pool.queued_shares)
+    return w.queued_shares * self.rates[w.operator].queued // RAY
 
 
 @internal
@@ -350,14 +384,29 @@ def _stake(staker: address, operator: address, assets: uint256) -> uint256:
             self.delegated_to[staker] = operator
     else:
         assert self.delegated_to[staker] == operator, "staker delegates to another operator"
-    pool: Pool = self.pools[operator]
-    shares: uint256 = self._to_shares(assets, pool.assets, pool.shares)
-    self.pools[operator].shares = pool.shares + shares
-    self.pools[operator].assets = pool.assets + assets
+    rate: uint256 = self.rates[operator].active
+    if rate == 0:
+        rate = INITIAL_RATE
+        self.rates[operator] = Rates(active=INITIAL_RATE, queued=RAY)
+    shares: uint256 = assets * RAY // rate
+    assert shares > 0, "deposit mints no shares"
+    index: uint256 = self._index(operator)
+    self.active_shares[index] += shares
     self.balanceOf[staker] += shares
     log Transfer(sender=empty(address), receiver=staker, value=shares)
     log Staked(staker=staker, operator=operator, assets=assets, shares=shares)
     return shares
+
+
+@internal
+def _reward(operator: address, amount: uint256):
+    index: uint256 = self._index(operator)
+    shares: uint256 = self.active_shares[index]
+    assert shares > 0, "operator has no stake"
+    commission: uint256 = amount * staticcall IRegistry(registry).commission_of(operator) // MAX_BPS
+    self.commission_owed[operator] += commission
+    self.rates[operator].active += (amount - commission) * RAY // (shares + VIRTUAL_SHARES)
+    log Rewarded(operator=operator, assets=amount, commission=commission)
 
 
 @internal
@@ -366,17 +415,14 @@ def _queue(staker: address, shares: uint256, restake_to: address) -> uint256:
     balance: uint256 = self.balanceOf[staker]
     assert balance >= shares, "unstake amount exceeds balance"
     operator: address = self.delegated_to[staker]
-    pool: Pool = self.pools[operator]
-    assets: uint256 = self._to_assets(shares, pool.assets, pool.shares)
+    rates: Rates = self.rates[operator]
+    assets: uint256 = shares * rates.active // RAY
     assert assets > 0, "unstake returns no assets"
-    queued: uint256 = self._to_shares(assets, pool.queued_assets, pool.queued_shares)
+    queued: uint256 = assets * RAY // rates.queued
+    operator_index: uint256 = self._index(operator)
     self.balanceOf[staker] = balance - shares
-    self.pools[operator] = Pool(
-        shares=pool.shares - shares,
-        assets=pool.assets - assets,
-        queued_shares=pool.queued_shares + queued,
-        queued_assets=pool.queued_assets + assets,
-    )
+    self.active_shares[operator_index] -= shares
+    self.queued_shares[operator_index] += queued
     index: uint256 = self.withdrawal_count[staker]
     self.withdrawal_count[staker] = index + 1
     claimable_at: uint256 = block.number + unbonding_blocks
@@ -408,8 +454,7 @@ def _can_restake(staker: address, operator: address, assets: uint256) -> bool:
         return False
     if self.balanceOf[staker] != 0 and self.delegated_to[staker] != operator:
         return False
-    pool: Pool = self.pools[operator]
-    return self._to_shares(assets, pool.assets, pool.shares) > 0
+    return assets * RAY // self._rate(operator) > 0
 
 
 @internal
@@ -430,56 +475,61 @@ def _transfer(sender: address, receiver: address, amount: uint256):
 
 @internal
 @payable
-def _pull(operator: address, amount: uint256):
-    """@dev Take amount from the caller into operator's holdings (the vault, or its purse)."""
+def _pull(amount: uint256):
+    """@dev Take amount from the caller into the vault."""
     assert amount > 0, "amount is zero"
     if asset == empty(address):
         assert msg.value == amount * WEI_PER_SAT, "msg.value must equal amount * 10**10 wei"
     else:
         assert msg.value == 0, "msg.value must be zero for an ERC-20 vault"
-        purse: address = self._purse(operator)
-        assert extcall IERC20(asset).transferFrom(msg.sender, purse, amount), (
+        assert extcall IERC20(asset).transferFrom(msg.sender, self, amount), (
             "token transfer failed"
         )
 
 
 @internal
-def _pay(operator: address, receiver: address, amount: uint256):
-    """@dev Pay amount out of operator's holdings."""
+def _pay(receiver: address, amount: uint256):
     if amount == 0:
         return
     if asset == empty(address):
         raw_call(receiver, b"", value=amount * WEI_PER_SAT)
     else:
-        extcall IPurse(self.purses[operator]).pay(receiver, amount)
+        assert extcall IERC20(asset).transfer(receiver, amount), "token transfer failed"
 
 
 @internal
-def _move(source: address, target: address, amount: uint256):
-    """@dev Move amount from source's holdings to target's (nothing to move for native BTC)."""
-    if asset != empty(address) and amount > 0:
-        extcall IPurse(self.purses[source]).pay(self._purse(target), amount)
+@view
+def _index(operator: address) -> uint256:
+    return staticcall IRegistry(registry).index_of(operator)
 
 
 @internal
-def _purse(operator: address) -> address:
-    """@dev The operator's purse, created on first use; the vault itself for native BTC."""
-    if asset == empty(address):
-        return self
-    purse: address = self.purses[operator]
-    if purse == empty(address):
-        purse = create_from_blueprint(purse_blueprint, asset)
-        self.purses[operator] = purse
-    return purse
+@view
+def _rate(operator: address) -> uint256:
+    """@dev The pool's active rate, or the one its first stake will get."""
+    rate: uint256 = self.rates[operator].active
+    if rate == 0:
+        return INITIAL_RATE
+    return rate
+
+
+@internal
+@view
+def _stake_of(operator: address) -> uint256:
+    rate: uint256 = self.rates[operator].active
+    if rate == 0:
+        return 0
+    index: uint256 = self._index(operator)
+    return self.active_shares[index] * rate // RAY
 
 
 @internal
 @pure
-def _to_shares(assets: uint256, total_assets: uint256, total_shares: uint256) -> uint256:
-    return assets * (total_shares + VIRTUAL_SHARES) // (total_assets + VIRTUAL_ASSETS)
-
-
-@internal
-@pure
-def _to_assets(shares: uint256, total_assets: uint256, total_shares: uint256) -> uint256:
-    return shares * (total_assets + VIRTUAL_ASSETS) // (total_shares + VIRTUAL_SHARES)
+def _cut(shares: uint256, rate: uint256, fraction_bps: uint256) -> (uint256, uint256):
+    """
+    @dev The assets a slash of fraction_bps takes from shares at rate, and the new rate: what
+         all the shares were worth less what they are worth now (both rounded down: no holder
+         can claim more than the total rounded down, so the vault keeps covering them).
+    """
+    new_rate: uint256 = max(rate * (MAX_BPS - fraction_bps) // MAX_BPS, 1)
+    return shares * rate // RAY - shares * new_rate // RAY, new_rate

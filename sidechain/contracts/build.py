@@ -32,7 +32,7 @@ def compile_artifact(name: str) -> ContractArtifact:
         file_input,
         input_bundle=bundle,
         settings=Settings(evm_version=EVM_VERSION, optimize=OPTIMIZE),
-        output_formats=["abi", "bytecode", "bytecode_runtime", "integrity"],
+        output_formats=["abi", "bytecode", "bytecode_runtime", "integrity", "layout"],
     )
     return ContractArtifact(
         name=name,
@@ -44,6 +44,7 @@ def compile_artifact(name: str) -> ContractArtifact:
         abi=tuple(output["abi"]),
         init_bytecode=bytes.fromhex(output["bytecode"].removeprefix("0x")),
         runtime_bytecode=bytes.fromhex(output["bytecode_runtime"].removeprefix("0x")),
+        storage_layout=output["layout"]["storage_layout"],
     )
 
 

@@ -3,8 +3,9 @@
 SluiceError
 └── SidechainError
     └── ArtifactError
-        ├── UnknownContract      no artifact by that name
-        └── ArtifactMismatch     an artifact does not match what its sources compile to
+        ├── UnknownContract          no artifact by that name
+        ├── UnknownMember            a contract has no function, event or variable by that name
+        └── ArtifactMismatch         an artifact does not match what its sources compile to
 """
 
 from sidechain.errors import SidechainError
@@ -19,6 +20,14 @@ class UnknownContract(ArtifactError):
         super().__init__(f"unknown contract {name!r}: expected one of {', '.join(known)}")
         self.name = name
         self.known = known
+
+
+class UnknownMember(ArtifactError):
+    def __init__(self, contract: str, kind: str, name: str) -> None:
+        super().__init__(f"contract {contract} has no {kind} {name!r}")
+        self.contract = contract
+        self.kind = kind
+        self.name = name
 
 
 class ArtifactMismatch(ArtifactError):

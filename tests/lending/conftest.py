@@ -1,7 +1,8 @@
 """Lending contracts on the restaking harness: oracle, purse blueprint, pool and leverage router
-deployed at their fixed addresses beside Bridge, USDT and the vaults; BTC and USDT markets
-listed (and rsBTC, rsUSDT as collateral); prices posted by the federation; helpers to move
-the block and the clock, fund accounts and post prices."""
+at their fixed addresses beside Bridge, USDT and the vaults, with BTC and USDT markets (and
+rsBTC, rsUSDT as collateral) listed by the governance key, all as genesis does it; prices
+posted by the federation; helpers to move the block and the clock, fund accounts and post
+prices."""
 
 from dataclasses import dataclass
 
@@ -9,17 +10,9 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from lending.deploy import (
-    DEFAULT_MARKETS,
-    MARKET_BTC,
-    MARKET_USDT,
-    LendingAddresses,
-    LendingParams,
-    deploy_payloads,
-)
+from lending.deploy import MARKET_BTC, MARKET_USDT, LendingAddresses
 from lending.oracle import PriceReport, quorum_signatures
 from sidechain.contracts import load_artifact
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
 from tests.restaking.conftest import (  # the shared harness and its fixtures
     ADDRESSES,
     WEI_PER_SAT,
@@ -27,56 +20,60 @@ from tests.restaking.conftest import (  # the shared harness and its fixtures
     Evm,
     Result,
     address_of,
+    advance,
+    block_number,
     bridge,
+    court,
     evm,
     federation,
     gas_used,
+    genesis,
     mint_usdt,
     ok,
     operators,
+    predeployed,
     restaking,
     usdt,
     users,
 )
-from tests.sidechain.contracts.conftest import CHAIN_ID
+from tests.sidechain.contracts.conftest import (
+    CHAIN_ID,
+    GOVERNANCE_KEY,
+    MAX_DEVIATION_BPS,
+    MAX_PRICE_AGE,
+)
 
 __all__ = [
+    "ADDRESSES",
+    "MAX_DEVIATION_BPS",
+    "MAX_PRICE_AGE",
     "WEI_PER_SAT",
     "Result",
+    "advance",
+    "block_number",
     "bridge",
+    "court",
     "evm",
     "federation",
     "gas_used",
+    "genesis",
     "mint_usdt",
     "operators",
+    "predeployed",
     "restaking",
     "usdt",
     "users",
 ]
 
 LENDING = LendingAddresses()
-MAX_PRICE_AGE = 3_600
-MAX_DEVIATION_BPS = 2_000
 BTC_PRICE = 60_000 * 10**8
 USDT_PRICE = 10**8
 MAX_UINT = 2**256 - 1
-GOVERNANCE_KEY = b"\xc0" * 32
 ECRECOVER_ADDRESS = b"\x00" * 19 + b"\x01"
-
-
-def block_number(evm: Evm) -> int:
-    return evm.state.execution_context.block_number
 
 
 def timestamp(evm: Evm) -> int:
     return evm.state.execution_context.timestamp
-
-
-def advance(evm: Evm, blocks: int, seconds: int) -> None:
-    """Move the state's block number and clock on."""
-    context = evm.state.execution_context
-    context._block_number += blocks
-    context._timestamp += seconds
 
 
 def fingerprint(contract: Contract, views: list[tuple]) -> list:
@@ -123,18 +120,12 @@ class Lending:
 
 
 @pytest.fixture
-def lending(evm, bridge, usdt, restaking, federation, users) -> Lending:
+def lending(evm, usdt, restaking, federation, users) -> Lending:
     governance = Account.from_key(GOVERNANCE_KEY)
     # The ecrecover precompile holds 1 wei (as on mainnet), so touching it never deletes an
     # empty account: py-evm's delete inside a reverted snapshot breaks later examples.
     evm.state.set_balance(ECRECOVER_ADDRESS, 1)
     ok(evm.transact(users[0], address_of(governance), b"", value=10**21))
-    params = LendingParams(address_of(governance), MAX_PRICE_AGE, MAX_DEVIATION_BPS)
-    payloads = deploy_payloads(
-        params, BRIDGE_ADDRESS, USDT_ADDRESS, ADDRESSES.btc_vault, ADDRESSES.usdt_vault
-    )
-    for address, payload in payloads:
-        ok(evm.deploy_at(address, payload))
     deployed = Lending(
         evm=evm,
         oracle=Contract(evm, load_artifact("PriceOracle"), LENDING.oracle),
@@ -144,8 +135,6 @@ def lending(evm, bridge, usdt, restaking, federation, users) -> Lending:
         signers=[m.key for m in federation.members[: federation.threshold]],
         rounds={},
     )
-    for market, config in DEFAULT_MARKETS.items():
-        ok(deployed.pool.transact(governance, "configure", market, config.as_tuple()))
     ok(deployed.post_price(MARKET_BTC, BTC_PRICE))
     ok(deployed.post_price(MARKET_USDT, USDT_PRICE))
     for account in users:

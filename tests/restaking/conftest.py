@@ -1,53 +1,50 @@
-"""Restaking contracts on the sidechain contracts' py-evm harness: Bridge, USDT, the operator
-registry, both vaults and the court deployed at their fixed addresses, three federation members
+"""Restaking contracts on the sidechain contracts' py-evm harness: every predeploy at its fixed
+address as genesis places it (the harness's short windows, RESTAKING), three federation members
 registered as operators, and helpers to move the block number and fund users with USDT."""
 
 import pytest
-from eth_utils import to_canonical_address
 
-from restaking.deploy import RestakingAddresses, RestakingParams, deploy_payloads
+from restaking.deploy import RestakingAddresses
 from sidechain.contracts import load_artifact
 from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
 from tests.sidechain.contracts.conftest import (  # the shared harness and its fixtures
+    RESTAKING,
+    WEI_PER_SAT,
     Contract,
     Evm,
     Result,
     address_of,
+    advance,
+    block_number,
     bridge,
+    court,
     evm,
     federation,
+    genesis,
+    predeployed,
     usdt,
     users,
 )
 
-__all__ = ["Result", "address_of", "bridge", "evm", "federation", "usdt", "users"]
+__all__ = [
+    "Result",
+    "address_of",
+    "advance",
+    "block_number",
+    "bridge",
+    "court",
+    "evm",
+    "federation",
+    "genesis",
+    "predeployed",
+    "usdt",
+    "users",
+]
 
-WEI_PER_SAT = 10**10
 ADDRESSES = RestakingAddresses()
-DEFICIT_RECEIVER = to_canonical_address("0x" + "de" * 20)
-PARAMS = RestakingParams(
-    registry_delay=20,
-    unbonding_blocks=100,
-    claim_window=50,
-    voting_blocks=10,
-    min_bond_wei=10**6 * WEI_PER_SAT,
-    slash_bps=5_000,
-    reward_bps=1_000,
-    deficit_receiver=DEFICIT_RECEIVER,
-)
+PARAMS = RESTAKING
 COMMISSION_BPS = 1_000
 MAX_UINT = 2**256 - 1
-
-
-def advance(evm: Evm, blocks: int) -> int:
-    """Move the state's block number on by `blocks`; returns the new number."""
-    context = evm.state.execution_context
-    context._block_number += blocks
-    return context.block_number
-
-
-def block_number(evm: Evm) -> int:
-    return evm.state.execution_context.block_number
 
 
 def mint_usdt(evm: Evm, usdt: Contract, account: object, amount: int) -> None:
@@ -73,11 +70,9 @@ def gas_used(evm, account, send, sent: int = 0, received: int = 0) -> int:
 
 
 class Restaking:
-    """The deployed restaking contracts."""
+    """The predeployed restaking contracts."""
 
     def __init__(self, evm: Evm) -> None:
-        for address, payload in deploy_payloads(PARAMS, BRIDGE_ADDRESS, USDT_ADDRESS, ADDRESSES):
-            ok(evm.deploy_at(address, payload))
         self.evm = evm
         self.registry = Contract(evm, load_artifact("OperatorRegistry"), ADDRESSES.registry)
         vault = load_artifact("RestakingVault")
@@ -102,8 +97,9 @@ def operators(federation):
 
 
 @pytest.fixture
-def restaking(evm, bridge, usdt, operators, users) -> Restaking:
-    deployed = Restaking(evm)
+def restaking(predeployed, operators, users) -> Restaking:
+    deployed = Restaking(predeployed)
+    evm = predeployed
     for index, operator in enumerate(operators):
         ok(evm.transact(users[0], address_of(operator), b"", value=10**21))
         url = f"https://operator{index}.example"

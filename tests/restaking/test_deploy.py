@@ -1,5 +1,5 @@
-"""The restaking contracts deploy at their fixed addresses with the documented arguments, and
-refuse settings that cannot work."""
+"""The restaking contracts sit at their fixed addresses as genesis deploys them, name each other
+and the Bridge, and refuse settings that cannot work."""
 
 import dataclasses
 
@@ -7,20 +7,24 @@ import pytest
 from eth_utils import to_checksum_address
 
 from restaking.deploy import blueprint_deploy_code, deploy_payloads
-from sidechain.contracts import load_artifact
 from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
 
 from .conftest import ADDRESSES, PARAMS
 
 
-def test_contracts_name_each_other_at_their_fixed_addresses(restaking):
+def test_contracts_name_each_other_at_their_fixed_addresses(restaking, bridge):
     as_text = to_checksum_address
     assert restaking.btc.call("asset") == "0x" + "00" * 20
     assert restaking.usdt.call("asset") == as_text(USDT_ADDRESS)
-    assert restaking.usdt.call("purse_blueprint") == as_text(ADDRESSES.purse_blueprint)
     assert restaking.btc.call("court") == as_text(ADDRESSES.court)
     assert restaking.court.call("usdt_vault") == as_text(ADDRESSES.usdt_vault)
+    assert restaking.court.call("bridge") == as_text(BRIDGE_ADDRESS)
     assert restaking.registry.call("bridge") == as_text(BRIDGE_ADDRESS)
+    assert bridge.call("court") == as_text(ADDRESSES.court)
+    assert (bridge.call("btc_vault"), bridge.call("usdt_vault")) == (
+        as_text(ADDRESSES.btc_vault),
+        as_text(ADDRESSES.usdt_vault),
+    )
     assert restaking.btc.call("unbonding_blocks") == PARAMS.unbonding_blocks
     assert (restaking.usdt.call("name"), restaking.usdt.call("symbol")) == (
         "Restaked USDT",
@@ -28,11 +32,8 @@ def test_contracts_name_each_other_at_their_fixed_addresses(restaking):
     )
 
 
-def test_purse_blueprint_is_erc5202_and_cannot_be_called(evm, restaking):
-    code = evm.state.get_code(ADDRESSES.purse_blueprint)
-    assert code == b"\xfe\x71\x00" + load_artifact("RestakingPurse").init_bytecode
+def test_blueprint_code_is_erc5202():
     assert blueprint_deploy_code(b"\x00").endswith(b"\xfe\x71\x00\x00")
-    assert not evm.message_call(BRIDGE_ADDRESS, ADDRESSES.purse_blueprint, b"").success
 
 
 @pytest.mark.parametrize(
@@ -64,18 +65,3 @@ def test_constructors_refuse_unworkable_settings(evm, change, address, reason):
             return
         assert result.success, result.revert_reason
     raise AssertionError(f"no payload for {address.hex()}")
-
-
-def test_an_erc20_vault_needs_a_purse_blueprint(evm):
-    init = load_artifact("RestakingVault").deploy_code(
-        "Restaked USDT",
-        "rsUSDT",
-        USDT_ADDRESS,
-        ADDRESSES.registry,
-        ADDRESSES.court,
-        10,
-        "0x" + "00" * 20,
-    )
-    assert evm.deploy_at(ADDRESSES.usdt_vault, init).revert_reason == (
-        "a purse blueprint is needed for an ERC-20 asset only"
-    )

@@ -2,12 +2,10 @@
 delay, exact to the base unit, for both vaults; and the refusals along the way."""
 
 import pytest
-from eth_utils import to_canonical_address, to_checksum_address
 
-from restaking.vault_model import to_assets, to_shares
-from sidechain.contracts import load_artifact
+from restaking.vault_model import INITIAL_RATE, RAY, VIRTUAL_SHARES, to_assets, to_shares
 
-from .conftest import COMMISSION_BPS, PARAMS, WEI_PER_SAT, Contract, advance, mint_usdt, ok
+from .conftest import COMMISSION_BPS, PARAMS, WEI_PER_SAT, advance, mint_usdt, ok
 
 
 class Asset:
@@ -33,11 +31,10 @@ class Asset:
         return self.vault.transact(account, "reward", operator.address, amount, value=value)
 
     def held_by_vault(self) -> int:
-        """Base units the vault (and its purses) hold."""
+        """Base units the vault holds."""
         if self.kind == "btc":
             return self.evm.state.get_balance(self.vault.address) // WEI_PER_SAT
-        purses = [self.vault.call("purses", op.address) for op in self.operators]
-        return sum(self.token.call("balanceOf", to_checksum_address(p)) for p in purses)
+        return self.token.call("balanceOf", "0x" + self.vault.address.hex())
 
     def balance(self, account) -> int:
         assert self.kind == "usdt", "native balances also move with gas"
@@ -55,18 +52,19 @@ def test_stake_reward_unstake_claim_is_exact_to_the_base_unit(asset, evm, operat
 
     ok(asset.stake(staker, operator, 1_000_000))
     shares = asset.vault.call("balanceOf", staker.address)
-    assert shares == to_shares(1_000_000, 0, 0) == 1_000_000_000
+    assert shares == to_shares(1_000_000, INITIAL_RATE) == 1_000_000_000
     assert asset.vault.call("delegated_to", staker.address) == operator.address.lower()
-    rate_before = asset.vault.call("convert_to_assets", operator.address, 10**12)
+    assert asset.vault.call("rates", operator.address) == (INITIAL_RATE, RAY)
 
     ok(asset.reward(payer, operator, 100_000))
     commission = 100_000 * COMMISSION_BPS // 10_000
     assert asset.vault.call("commission_owed", operator.address) == commission
-    pool_assets = 1_000_000 + 100_000 - commission
-    assert asset.vault.call("stake_of", operator.address) == pool_assets
-    assert asset.vault.call("convert_to_assets", operator.address, 10**12) > rate_before
-    owed = to_assets(shares, pool_assets, shares)
+    # The 90,000 net raise the rate over the shares plus the virtual shares.
+    rate = INITIAL_RATE + (100_000 - commission) * RAY // (shares + VIRTUAL_SHARES)
+    assert asset.vault.call("rates", operator.address) == (rate, RAY)
+    owed = to_assets(shares, rate)
     assert asset.vault.call("assets_of", staker.address) == owed == 1_089_999
+    assert asset.vault.call("stake_of", operator.address) == owed
 
     result = ok(asset.vault.transact(staker, "unstake", shares))
     [queued] = asset.vault.events(result, "UnstakeQueued")
@@ -166,19 +164,12 @@ def test_deposits_refused_with_reasons(restaking, operators, stakers, outsider):
     assert btc.transact(stakers[0], "unstake", 1).revert_reason == "unstake amount exceeds balance"
 
 
-def test_usdt_vault_keeps_each_operators_tokens_in_its_own_purse(
-    restaking, evm, usdt, operators, stakers
-):
+def test_usdt_vault_holds_every_operators_tokens_itself(restaking, evm, usdt, operators, stakers):
     asset = Asset(restaking, evm, usdt, operators, "usdt")
     ok(asset.stake(stakers[0], operators[0], 700))
     ok(asset.stake(stakers[1], operators[1], 300))
 
-    purse_0 = restaking.usdt.call("purses", operators[0].address)
-    purse_1 = restaking.usdt.call("purses", operators[1].address)
-    assert purse_0 != purse_1
-    assert usdt.call("balanceOf", to_checksum_address(purse_0)) == 700
-    assert usdt.call("balanceOf", to_checksum_address(purse_1)) == 300
-    assert usdt.call("balanceOf", restaking.usdt.address) == 0
-    purse = Contract(evm, load_artifact("RestakingPurse"), to_canonical_address(purse_0))
-    assert purse.call("vault") == "0x" + restaking.usdt.address.hex()
-    assert purse.transact(stakers[0], "pay", stakers[0].address, 1).revert_reason == "only vault"
+    assert asset.held_by_vault() == 1_000
+    assert asset.vault.call("stake_of", operators[0].address) == 700
+    assert asset.vault.call("active_shares", 0) == 700_000
+    assert asset.vault.call("active_shares", 1) == 300_000

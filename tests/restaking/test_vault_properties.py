@@ -1,7 +1,8 @@
-"""Property tests of the vault arithmetic: random sequences of deposits, rewards, unstakes,
-claims, slashes and commission claims run on the contract and on the exact integer model
-(restaking.vault_model) must agree step by step; nobody takes out more than an exact
-rational account says they are owed; shares and assets stay consistent and covered."""
+"""Property tests of the vault arithmetic: random sequences of deposits, rewards (to one pool
+and pro rata to all), unstakes, claims, slashes and commission claims run on the contract and on
+the exact integer model (restaking.vault_model) must agree step by step; nobody takes out more
+than an exact rational account says they are owed; the share counters equal the balances, and
+the vault always holds what every share and queued withdrawal is worth."""
 
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,6 +31,7 @@ actions = st.tuples(
         st.one_of(
             deposit,
             st.tuples(st.just("reward"), operator, st.integers(1, 10**9)),
+            st.tuples(st.just("reward_all"), st.integers(1, 10**9)),
             unstake,
             unstake,
             claim,
@@ -77,6 +79,7 @@ class Run:
     def __init__(self, restaking, evm, operators, stakers, payer) -> None:
         self.vault, self.evm, self.payer = restaking.btc, evm, payer
         self.operators, self.stakers = operators[:OPERATORS], stakers[:STAKERS]
+        self.all_operators = operators
         self.names = [s.address for s in self.stakers]
         self.model = VaultModel(PARAMS.unbonding_blocks)
         self.owed = Owed()
@@ -115,6 +118,16 @@ class Run:
         self.owed.reward(self.model, self.names, op, amount - commission)
         self.paid_in += amount
         return commission
+
+    def model_reward_all(self, amount: int) -> int:
+        commissions = {op.address: COMMISSION_BPS for op in self.all_operators}
+        parts = self.model.reward_all(amount, commissions)
+        for op, part in parts.items():
+            if part > 0:
+                commission = part * COMMISSION_BPS // MAX_BPS
+                self.owed.reward(self.model, self.names, op, part - commission)
+        self.paid_in += amount
+        return sum(1 for part in parts.values() if part > 0)
 
     def model_unstake(self, i: int, percent: int) -> int:
         name = self.names[i]
@@ -157,6 +170,10 @@ class Run:
         value = amount * WEI_PER_SAT
         return self.vault.transact(self.payer, "reward", operator, amount, value=value)
 
+    def chain_reward_all(self, amount: int):
+        value = amount * WEI_PER_SAT
+        return self.vault.transact(self.payer, "reward_all", amount, value=value)
+
     def chain_unstake(self, i: int, percent: int):
         balance = self.vault.call("balanceOf", self.names[i])
         return self.vault.transact(self.stakers[i], "unstake", balance * percent // 100)
@@ -182,13 +199,17 @@ class Run:
         event, field_name = {
             "deposit": ("Staked", "shares"),
             "reward": ("Rewarded", "commission"),
+            "reward_all": ("Rewarded", None),
             "unstake": ("UnstakeQueued", "index"),
             "claim": ("Claimed", "assets"),
             "slash": ("Slashed", "assets"),
             "commission": ("CommissionClaimed", "assets"),
         }[kind]
-        [emitted] = self.vault.events(result, event)
-        assert emitted[field_name] == expected, kind
+        emitted = self.vault.events(result, event)
+        if field_name is None:  # one Rewarded event per pool paid
+            assert len(emitted) == expected, kind
+            return
+        assert [e[field_name] for e in emitted] == [expected], kind
 
     def check_state(self) -> None:
         held = self.evm.state.get_balance(self.vault.address)
@@ -196,19 +217,16 @@ class Run:
         held //= WEI_PER_SAT
         assert held == self.paid_in - self.paid_out
         assert held >= self.model.liabilities()
-        for op in (o.address for o in self.operators):
+        for index, op in enumerate(o.address for o in self.all_operators):
             pool = self.model.pool(op)
-            assert self.vault.call("pools", op) == (
-                pool.shares,
-                pool.assets,
-                pool.queued_shares,
-                pool.queued_assets,
-            )
+            assert self.vault.call("rates", op) == (pool.rate, pool.queue_rate)
+            assert self.vault.call("active_shares", index) == pool.shares
+            assert self.vault.call("queued_shares", index) == pool.queued_shares
+            assert self.vault.call("stake_of", op) == pool.stake
             assert self.vault.call("commission_owed", op) == self.model.commission_owed.get(op, 0)
             holders = [n for n in self.names if self.model.delegated_to.get(n) == op]
             balances = [self.model.balances.get(n, 0) for n in holders]
             assert sum(balances) == pool.shares
-            assert sum(to_assets(b, pool.assets, pool.shares) for b in balances) <= pool.assets
             pending = [
                 w.queued_shares
                 for queue in self.model.withdrawals.values()
@@ -216,8 +234,9 @@ class Run:
                 if w.operator == op and not w.claimed
             ]
             assert sum(pending) == pool.queued_shares
-            claims = [to_assets(q, pool.queued_assets, pool.queued_shares) for q in pending]
-            assert sum(claims) <= pool.queued_assets
+            assert sum(to_assets(q, pool.queue_rate) for q in pending) <= to_assets(
+                pool.queued_shares, pool.queue_rate
+            )
         for name in self.names:
             assert self.vault.call("balanceOf", name) == self.model.balances.get(name, 0)
 

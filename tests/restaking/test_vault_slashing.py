@@ -1,7 +1,7 @@
-"""A slash cuts one operator's stake by a fraction, pro rata across its delegators and their
-queued withdrawals, and leaves every other operator's pool alone."""
+"""A slash cuts one operator's pool rates by a fraction, so its delegators and their queued
+withdrawals lose pro rata, and leaves every other operator's pool alone."""
 
-from restaking.vault_model import to_assets
+from restaking.vault_model import INITIAL_RATE, RAY, to_assets
 
 from .conftest import ADDRESSES, PARAMS, WEI_PER_SAT, advance, mint_usdt, ok
 
@@ -28,9 +28,10 @@ def test_slash_cuts_delegators_and_queued_withdrawals_pro_rata(restaking, evm, o
     [slashed] = btc.events(result, "Slashed")
     assert slashed["assets"] == 25_000 + 15_000
     assert evm.state.get_balance(ADDRESSES.court) == 40_000 * WEI_PER_SAT
-    pool = btc.call("pools", operators[0].address)
-    assert (pool[1], pool[3]) == (75_000, 45_000)
-    expected_active = to_assets(100_000_000, 75_000, 100_000_000)
+    rates = btc.call("rates", operators[0].address)
+    assert rates == (INITIAL_RATE * 3 // 4, RAY * 3 // 4)
+    assert btc.call("stake_of", operators[0].address) == 75_000
+    expected_active = to_assets(100_000_000, rates[0])
     assert btc.call("assets_of", active.address) == expected_active == 75_000
     assert btc.call("claimable", leaving.address, 0) == 45_000
     assert btc.call("assets_of", elsewhere.address) == 80_000
@@ -41,14 +42,17 @@ def test_slash_cuts_delegators_and_queued_withdrawals_pro_rata(restaking, evm, o
     assert btc.events(result, "Claimed")[0]["assets"] == 45_000
 
 
-def test_usdt_slash_is_paid_from_the_operators_purse(restaking, evm, usdt, operators, stakers):
+def test_a_full_usdt_slash_takes_everything_and_the_pool_goes_on(
+    restaking, evm, usdt, operators, stakers
+):
     mint_usdt(evm, usdt, stakers[0], 10_000)
     ok(restaking.stake_usdt(stakers[0], operators[0], 10_000))
     result = slash(evm, restaking.usdt, operators[0], 10_000)
     assert result.success, result.revert_reason
     assert usdt.call("balanceOf", "0x" + ADDRESSES.court.hex()) == 10_000
     assert restaking.usdt.call("assets_of", stakers[0].address) == 0
-    # The pool keeps its shares at a zero rate: new stake gets a fair price again.
+    # The old shares are worth nothing at the lowest rate; new stake gets a fair price.
+    assert restaking.usdt.call("rates", operators[0].address) == (1, 1)
     mint_usdt(evm, usdt, stakers[1], 500)
     ok(restaking.stake_usdt(stakers[1], operators[0], 500))
     assert restaking.usdt.call("assets_of", stakers[1].address) == 500

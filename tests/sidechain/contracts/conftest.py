@@ -1,6 +1,7 @@
-"""A unit-level EVM harness: a py-evm Prague state holding USDT and Bridge deployed from the
-committed artifacts at their predeploy addresses, driven by eth-account signed transactions and
-by system calls from SYSTEM_ADDRESS (as the node's deposit transactions are)."""
+"""A unit-level EVM harness: a py-evm Prague state holding every predeploy, deployed from the
+committed artifacts at its fixed address by the genesis code itself (sidechain.genesis
+.apply_genesis, with the harness's federation and short windows), driven by eth-account signed
+transactions and by system calls from SYSTEM_ADDRESS (as the node's deposit transactions are)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,15 +21,32 @@ from eth_utils import to_canonical_address, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
-from sidechain.attestation import BridgeMessage, sign_attestation
+from lending.deploy import LendingParams
+from restaking.deploy import RestakingParams
+from sidechain.attestation import TypedMessage, sign_attestation
 from sidechain.contracts import ContractArtifact, load_artifact
-from sidechain.genesis import create_at
-from sidechain.predeploys import BRIDGE_ADDRESS, SYSTEM_ADDRESS, USDT_ADDRESS
+from sidechain.genesis import Genesis, RestakingGenesis, apply_genesis, create_at
+from sidechain.predeploys import BRIDGE_ADDRESS, COURT_ADDRESS, SYSTEM_ADDRESS, USDT_ADDRESS
 
 CHAIN_ID = 4242
 GAS = 2_000_000
 ZERO_ADDRESS = b"\x00" * 20
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
+WEI_PER_SAT = 10**10
+WITHDRAWAL_FEE_BPS = 10
+# The harness's restaking settings: windows short enough to walk through in a test.
+RESTAKING = RestakingParams(
+    registry_delay=20,
+    unbonding_blocks=100,
+    claim_window=50,
+    voting_blocks=10,
+    min_bond_wei=10**6 * WEI_PER_SAT,
+    slash_bps=5_000,
+    reward_bps=1_000,
+)
+GOVERNANCE_KEY = b"\xc0" * 32
+MAX_PRICE_AGE = 3_600
+MAX_DEVIATION_BPS = 2_000
 
 
 @dataclass(frozen=True)
@@ -121,18 +139,53 @@ class Evm:
     @contextmanager
     def record_storage_writes(self) -> Iterator[set[tuple[bytes, int]]]:
         """Collect every (address, slot) that SSTORE writes inside the `with` block."""
-        writes: set[tuple[bytes, int]] = set()
-        original = self.state.set_storage
+        with self.record_storage_access() as access:
+            yield access.writes
 
-        def recording(address: bytes, slot: int, value: int) -> None:
-            writes.add((bytes(address), slot))
-            original(address, slot, value)
+    @contextmanager
+    def record_storage_access(self) -> Iterator["StorageAccess"]:
+        """Collect every (address, slot) read (SLOAD, and SSTORE's look at the old value) and
+        written inside the `with` block: the storage part of a transaction's Block-STM read
+        and write sets."""
+        access = StorageAccess(set(), set())
+        get, set_ = self.state.get_storage, self.state.set_storage
 
-        self.state.set_storage = recording  # type: ignore[method-assign]
+        def reading(address: bytes, slot: int, from_journal: bool = True) -> int:
+            access.reads.add((bytes(address), slot))
+            return get(address, slot, from_journal)
+
+        def writing(address: bytes, slot: int, value: int) -> None:
+            access.writes.add((bytes(address), slot))
+            set_(address, slot, value)
+
+        self.state.get_storage = reading  # type: ignore[method-assign]
+        self.state.set_storage = writing  # type: ignore[method-assign]
         try:
-            yield writes
+            yield access
         finally:
+            del self.state.get_storage
             del self.state.set_storage
+
+
+@dataclass(frozen=True)
+class StorageAccess:
+    """The storage slots one transaction read and wrote."""
+
+    reads: set[tuple[bytes, int]]
+    writes: set[tuple[bytes, int]]
+
+    def conflicts(
+        self, later: "StorageAccess", counters: frozenset[tuple[bytes, int]] = frozenset()
+    ) -> set[tuple[bytes, int]]:
+        """Slots this transaction writes that `later` reads or writes, leaving out counters the
+        parallel executor merges: what would make Block-STM re-execute `later` after it."""
+        return (self.writes & (later.reads | later.writes)) - counters
+
+    def independent_of(
+        self, other: "StorageAccess", counters: frozenset[tuple[bytes, int]] = frozenset()
+    ) -> bool:
+        """Neither transaction touches what the other writes, in either block order."""
+        return not self.conflicts(other, counters) and not other.conflicts(self, counters)
 
 
 class Contract:
@@ -201,7 +254,7 @@ class Federation:
 
     def sign(
         self,
-        message: BridgeMessage,
+        message: TypedMessage,
         count: int | None = None,
         members: list[LocalAccount] | None = None,
     ) -> list[bytes]:
@@ -239,15 +292,50 @@ def evm(users: list[LocalAccount]) -> Evm:
 
 
 @pytest.fixture
-def usdt(evm: Evm) -> Contract:
-    artifact = load_artifact("USDT")
-    assert evm.deploy_at(USDT_ADDRESS, artifact.deploy_code(BRIDGE_ADDRESS)).success
-    return Contract(evm, artifact, USDT_ADDRESS)
+def genesis(federation: Federation) -> Genesis:
+    """The harness chain's genesis: its federation, short windows, no genesis stake, lending
+    governed by GOVERNANCE_KEY."""
+    return Genesis(
+        chain_id=CHAIN_ID,
+        federation=tuple(address_of(m) for m in federation.members),
+        threshold=federation.threshold,
+        withdrawal_fee_bps=WITHDRAWAL_FEE_BPS,
+        restaking=RestakingGenesis(RESTAKING),
+        lending=LendingParams(
+            address_of(Account.from_key(GOVERNANCE_KEY)), MAX_PRICE_AGE, MAX_DEVIATION_BPS
+        ),
+    )
 
 
 @pytest.fixture
-def bridge(evm: Evm, usdt: Contract, federation: Federation) -> Contract:
-    artifact = load_artifact("Bridge")
-    init = artifact.deploy_code(federation.addresses, federation.threshold, USDT_ADDRESS)
-    assert evm.deploy_at(BRIDGE_ADDRESS, init).success
-    return Contract(evm, artifact, BRIDGE_ADDRESS)
+def predeployed(evm: Evm, genesis: Genesis) -> Evm:
+    """The state with every predeploy, as `sluice node init` builds it."""
+    apply_genesis(evm.state, genesis)
+    return evm
+
+
+@pytest.fixture
+def usdt(predeployed: Evm) -> Contract:
+    return Contract(predeployed, load_artifact("USDT"), USDT_ADDRESS)
+
+
+@pytest.fixture
+def bridge(predeployed: Evm) -> Contract:
+    return Contract(predeployed, load_artifact("Bridge"), BRIDGE_ADDRESS)
+
+
+@pytest.fixture
+def court(predeployed: Evm) -> Contract:
+    return Contract(predeployed, load_artifact("ChallengeCourt"), COURT_ADDRESS)
+
+
+def block_number(evm: Evm) -> int:
+    return evm.state.execution_context.block_number
+
+
+def advance(evm: Evm, blocks: int, seconds: int = 0) -> int:
+    """Move the state's block number (and clock) on; returns the new block number."""
+    context = evm.state.execution_context
+    context._block_number += blocks
+    context._timestamp += seconds
+    return context.block_number

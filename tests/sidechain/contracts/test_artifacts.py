@@ -4,11 +4,18 @@ import dataclasses
 import hashlib
 
 import pytest
+from eth_utils import keccak
 
 from sidechain.contracts import build
 from sidechain.contracts.artifacts import CONTRACT_NAMES, load_artifact, source_path
-from sidechain.contracts.errors import ArtifactMismatch, UnknownContract
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.contracts.errors import ArtifactMismatch, UnknownContract, UnknownMember
+from sidechain.predeploys import (
+    BRIDGE_ADDRESS,
+    BTC_VAULT_ADDRESS,
+    COURT_ADDRESS,
+    USDT_ADDRESS,
+    USDT_VAULT_ADDRESS,
+)
 
 
 @pytest.mark.parametrize("name", CONTRACT_NAMES)
@@ -52,10 +59,52 @@ def test_deploy_code_appends_the_abi_encoded_constructor_arguments():
     assert usdt.deploy_code(BRIDGE_ADDRESS) == usdt.init_bytecode + BRIDGE_ADDRESS.rjust(
         32, b"\x00"
     )
-    assert load_artifact("Bridge").constructor_types == ("address[]", "uint256", "address")
+    assert load_artifact("Bridge").constructor_types == (
+        "address[]",
+        "uint256",
+        "address",
+        "address",
+        "address",
+        "address",
+        "uint256",
+    )
 
 
-@pytest.mark.parametrize(("contract", "immutables"), [("usdt", 1), ("bridge", 2)])
+def test_calldata_and_decode_output_follow_the_abi(bridge, federation):
+    bridge_artifact = load_artifact("Bridge")
+    data = bridge_artifact.calldata("federation", 1)
+    assert data == keccak(text="federation(uint256)")[:4] + (1).to_bytes(32, "big")
+    raw = bridge.evm.view(bridge.address, data).output
+    assert bridge_artifact.decode_output("federation", raw) == (federation.addresses[1].lower(),)
+    with pytest.raises(UnknownMember, match="Bridge has no function 'mint'"):
+        bridge_artifact.calldata("mint", 1)
+
+
+def test_decode_event_names_the_event_and_its_arguments(bridge, users):
+    result = bridge.transact(
+        users[0], "withdraw", 0, 10_000, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        value=10_000 * 10**10,
+    )  # fmt: skip
+    _, topics, data = result.computation.get_log_entries()[0]
+    name, args = load_artifact("Bridge").decode_event([t.to_bytes(32, "big") for t in topics], data)
+    assert name == "WithdrawalRequested"
+    assert args["withdrawal_id"] == 1 and args["sender"] == users[0].address.lower()
+    assert load_artifact("USDT").decode_event([b"\x00" * 32], b"") is None
+
+
+def test_storage_slot_names_variables_map_entries_and_array_elements(usdt, bridge, evm):
+    artifact = load_artifact("USDT")
+    slot = artifact.storage_slot("balanceOf", BRIDGE_ADDRESS)
+    evm.state.set_storage(USDT_ADDRESS, slot, 1234)
+    assert usdt.call("balanceOf", "0x" + BRIDGE_ADDRESS.hex()) == 1234
+    shard = artifact.storage_slot("supply_shards", 7)
+    assert shard == artifact.storage_layout["supply_shards"]["slot"] + 7
+    assert bridge.call("threshold") == 2
+    with pytest.raises(UnknownMember, match="no storage variable 'supply'"):
+        artifact.storage_slot("supply")
+
+
+@pytest.mark.parametrize(("contract", "immutables"), [("usdt", 1), ("bridge", 6)])
 def test_deployed_code_is_the_runtime_bytecode_followed_by_immutables(
     request, evm, contract, immutables
 ):
@@ -80,7 +129,9 @@ MEMBER_2 = "0x" + "22" * 20
     ],
 )
 def test_bridge_constructor_refuses_a_bad_federation(evm, members, quorum, reason):
-    init = load_artifact("Bridge").deploy_code(members, quorum, USDT_ADDRESS)
+    init = load_artifact("Bridge").deploy_code(
+        members, quorum, USDT_ADDRESS, COURT_ADDRESS, BTC_VAULT_ADDRESS, USDT_VAULT_ADDRESS, 10
+    )
     result = evm.deploy_at(BRIDGE_ADDRESS, init)
     assert result.revert_reason == reason
     assert evm.state.get_code(BRIDGE_ADDRESS) == b""

@@ -1,4 +1,5 @@
-"""Bridge.withdraw burns and numbers requests; refund and mark_released each settle one once."""
+"""Bridge.withdraw burns and numbers requests, less the withdrawal fee (10 basis points in the
+harness, rounded up); refund (fee included) and mark_released each settle one once."""
 
 import pytest
 from eth_utils import to_canonical_address
@@ -41,15 +42,19 @@ def test_btc_withdrawal_locks_the_coins_and_emits_the_request(bridge, evm, users
         "withdrawal_id": 1,
         "sender": users[0].address,
         "asset": 0,
-        "amount": 50_000,
+        "amount": 49_950,  # what Bitcoin pays: 50,000 less the 50 sat fee
         "bitcoin_address": BTC_ADDRESS,
     }
+    assert bridge.events(result, "WithdrawalFeeCharged") == [
+        {"withdrawal_id": 1, "asset": 0, "fee": 50}
+    ]
     assert bridge.call("withdrawals", 1) == (
         users[0].address.lower(),
         0,
-        50_000,
+        49_950,
         REQUESTED,
         b"\x00" * 32,
+        50,
     )
 
 
@@ -71,10 +76,14 @@ def test_usdt_withdrawal_burns_the_senders_tokens(bridge, usdt, federation, user
 
     assert result.success, result.revert_reason
     assert usdt.call("balanceOf", users[0].address) == 600
-    assert usdt.call("totalSupply") == 600
-    [burn] = usdt.events(result, "Transfer")
+    # 400 burned, the 1 unit fee (rounded up from 0.4) kept by the Bridge as tokens
+    assert usdt.call("balanceOf", "0x" + BRIDGE_ADDRESS.hex()) == 1
+    assert usdt.call("totalSupply") == 601
+    burn, fee = usdt.events(result, "Transfer")
     assert burn == {"sender": users[0].address, "receiver": "0x" + "0" * 40, "value": 400}
-    assert bridge.events(result, "WithdrawalRequested")[0]["asset"] == 1
+    assert fee["value"] == 1
+    [requested] = bridge.events(result, "WithdrawalRequested")
+    assert (requested["asset"], requested["amount"]) == (1, 399)
 
 
 def test_usdt_withdrawal_above_balance_is_refused(bridge, usdt, federation, users):
@@ -97,7 +106,12 @@ def test_usdt_withdrawal_with_value_is_refused(bridge, usdt, federation, users):
 
 
 @pytest.mark.parametrize(
-    ("asset", "amount", "reason"), [(2, 1, "unknown asset"), (0, 0, "amount is zero")]
+    ("asset", "amount", "reason"),
+    [
+        (2, 10_000, "unknown asset"),
+        (0, 0, "amount is zero"),
+        (0, 1, "amount does not cover the withdrawal fee"),  # the fee rounds up to 1
+    ],
 )
 def test_withdrawal_of_unknown_asset_or_zero_is_refused(bridge, users, asset, amount, reason):
     assert bridge.transact(users[0], "withdraw", asset, amount, BTC_ADDRESS).revert_reason == reason
@@ -149,7 +163,7 @@ def test_refund_returns_btc_to_the_sender_once(bridge, evm, federation, users):
     assert evm.state.get_balance(BRIDGE_ADDRESS) == 0
     assert bridge.events(result, "WithdrawalRefunded") == [
         {"withdrawal_id": 1, "sender": users[0].address, "asset": 0, "amount": 70_000}
-    ]
+    ]  # the fee (70 sats) is returned too
     assert bridge.call("withdrawals", 1)[3] == REFUNDED
 
     again = bridge.transact(users[1], "refund", 1, signatures)
@@ -159,11 +173,12 @@ def test_refund_returns_btc_to_the_sender_once(bridge, evm, federation, users):
 def test_refund_re_mints_usdt_to_the_sender(bridge, usdt, federation, users):
     mint_usdt(bridge, federation, users[0], 1_000)
     bridge.transact(users[0], "withdraw", 1, 1_000, BTC_ADDRESS)
-    assert usdt.call("totalSupply") == 0
+    assert usdt.call("totalSupply") == 1  # the fee, held by the Bridge
 
     assert bridge.transact(users[1], "refund", 1, federation.sign(Refund(1))).success
-    assert usdt.call("balanceOf", users[0].address) == 1_000
+    assert usdt.call("balanceOf", users[0].address) == 1_000  # fee included
     assert usdt.call("totalSupply") == 1_000
+    assert bridge.call("fees_pending", 1) == 0
 
 
 def test_refund_needs_threshold_signatures(bridge, federation, users):
@@ -188,7 +203,7 @@ def test_release_is_recorded_once(bridge, federation, users):
     assert bridge.events(result, "WithdrawalReleased") == [
         {"withdrawal_id": 1, "btc_txid": BTC_TXID}
     ]
-    assert bridge.call("withdrawals", 1)[3:] == (RELEASED, BTC_TXID)
+    assert bridge.call("withdrawals", 1)[3:] == (RELEASED, BTC_TXID, 1)
 
     again = bridge.transact(users[1], "mark_released", 1, BTC_TXID, signatures)
     assert again.revert_reason == "withdrawal already released"
