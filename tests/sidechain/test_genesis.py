@@ -211,8 +211,23 @@ def test_every_predeploy_is_placed_with_the_genesis_settings(genesis_node):
     assert _view(genesis_node, REGISTRY_ADDRESS, "operators()", returns="address[]") == ()
 
 
-def test_a_dev_chain_starts_with_staked_operators_and_short_windows(tmp_path):
-    genesis, _ = init_dev(tmp_path / "node", accounts=1)
+DEV_TOML = f"""
+chain_id = 778
+dev = true
+
+[federation]
+members = {json.dumps(MEMBERS)}
+threshold = 2
+"""
+
+
+@pytest.mark.parametrize("source", ["--dev", "a dev genesis file"])
+def test_a_dev_chain_starts_with_staked_operators_and_short_windows(tmp_path, source):
+    if source == "--dev":
+        genesis, _ = init_dev(tmp_path / "node", accounts=1)
+    else:  # what `sluice federation init` writes: members and threshold only
+        (tmp_path / "genesis.toml").write_text(DEV_TOML)
+        genesis = init_from_file(tmp_path / "genesis.toml", tmp_path / "node")
     node = Node.open(tmp_path / "node")
     try:
         operators = _view(node, REGISTRY_ADDRESS, "operators()", returns="address[]")
