@@ -25,6 +25,7 @@ from eth_typing import Hash32
 
 from sidechain.chaindata import decode_transaction
 from sidechain.executor.abc import PreState, ProgressHook
+from sidechain.executor.mvstate import describe
 from sidechain.executor.registry import make_executor
 from sidechain.executor.sequential import build_state
 from sidechain.executor.workloads import WorkloadBlock, workload_block
@@ -59,6 +60,7 @@ class RunResult:
     time_split: dict[str, float]
     speculated: int
     workers_rss_mb: float
+    conflicts: dict[str, int]
     state_root: Hash32
     receipts_root: Hash32
     gas_used: int
@@ -110,6 +112,8 @@ class BenchReport:
                 lines.append(f"{label}_split_s: {_split_text(run.time_split)}")
         if self.par.speculated:
             lines.append(f"par_speculated_in_workers: {self.par.speculated}")
+        for key, count in sorted(self.par.conflicts.items(), key=lambda item: -item[1])[:10]:
+            lines.append(f"par_conflict: {count} x {key}")
         if self.par.workers_rss_mb:
             lines.append(f"par_workers_rss_before_mb: {round(self.par.workers_rss_mb, 1)}")
         if self.baseline is not None:
@@ -263,6 +267,7 @@ def execute_job(job: _Job, progress: ProgressHook | None = None) -> RunResult:
         time_split=dict(stats.time_split),
         speculated=stats.speculated,
         workers_rss_mb=memory.workers_rss_kb / _KB_PER_MB,
+        conflicts={describe(key): count for key, count in stats.conflicts.items()},
         state_root=result.state_root,
         receipts_root=result.receipts_root,
         gas_used=result.gas_used,
@@ -300,6 +305,7 @@ def _pyevm_baseline(job: _Job) -> RunResult:
         reexecutions=0,
         speculated=0,
         workers_rss_mb=0.0,
+        conflicts={},
         time_split={
             "execution": round(executed - start, 4),
             "state_root": round(seconds - (executed - start), 4),

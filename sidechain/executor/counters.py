@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from eth_typing import Address
 
+from sidechain import predeploys
 from sidechain.executor.mvstate import SLOT, Key, TxWrites
 from sidechain.predeploys import USDT_ADDRESS
 
@@ -50,6 +51,16 @@ def usdt_supply_shards() -> tuple[CounterSlot, ...]:
     return tuple(
         CounterSlot(USDT_ADDRESS, USDT_SUPPLY_SHARDS_SLOT + index, signed=True)
         for index in range(USDT_SUPPLY_SHARDS)
+    )
+
+
+def sluice_counter_slots() -> tuple[CounterSlot, ...]:
+    """Our chain's counters: USDT's supply shards and the predeploys' unsigned counters
+    (`sidechain.predeploys.counter_slots`: vault share totals, pool totals, the USDT balances
+    of the rsUSDT vault and of the pool)."""
+    return (
+        *usdt_supply_shards(),
+        *(CounterSlot(address, slot) for address, slot in predeploys.counter_slots()),
     )
 
 

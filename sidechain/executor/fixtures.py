@@ -3,8 +3,8 @@
 A dev chain (in a temporary store) gets a deposit block (BTC and USDT) and a block mixing a
 transfer, USDT transfers (one reverting), a contract creation and a refused (repeated)
 deposit. Each block is exported as RLP with its header; `pre` is the genesis allocation
-(balances, code and every storage slot the genesis constructors wrote, from py-evm's witness
-of the genesis state); the expected post-state is `postStateHash`. Invalid variants replace
+(balances, code and every storage slot the genesis constructors and calls wrote); the expected
+post-state is `postStateHash`. Invalid variants replace
 the last block by a tampered one (a header field, a bad transaction, truncated RLP...) which
 must be rejected, leaving the head at the block before.
 """
@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, StateAPI
-from eth.constants import BLANK_ROOT_HASH
+from eth.abc import BlockAPI, BlockHeaderAPI
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.atomic import AtomicDB
-from eth.vm.chain_context import ChainContext
-from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
-from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
 from eth_typing import Address
 from eth_utils import encode_hex, int_to_big_endian, keccak, to_canonical_address
 
-from sidechain.contracts.artifacts import load_artifact
 from sidechain.executor.forks import SLUICE_NETWORK
+from sidechain.executor.mvstate import BAL, CODE, EXIST, NONCE, SLOT, TrieReader, View
+from sidechain.executor.runner import BlockEnv, TxRunner, in_process
+from sidechain.executor.state_root import StateRootBuilder
 from sidechain.executor.workloads import WorkloadChain, receiver
-from sidechain.genesis import Genesis, build_genesis, create_at
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.genesis import Genesis, apply_genesis, build_genesis
+from sidechain.store import WriteOverlay
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT, BlockTransaction
 from sidechain.vm import SluiceBlock, SluiceVM
 
@@ -38,47 +37,38 @@ _INIT_CODE = bytes.fromhex("600160005360016000f3")
 
 
 def genesis_alloc(genesis: Genesis) -> dict[str, dict[str, Any]]:
-    """The genesis state as a fixture `pre`, checked against `build_genesis`'s state root."""
+    """The genesis state as a fixture `pre`: the genesis applied to an empty field-level view,
+    which keeps every field and storage slot written (a trie keeps only hashed slot keys),
+    checked against `build_genesis`'s state root."""
     header = build_genesis(genesis).header
-    state = SluiceVM.build_state(
-        AtomicDB(), header.copy(state_root=BLANK_ROOT_HASH), ChainContext(genesis.chain_id)
-    )
-    for account in genesis.accounts:
-        state.set_balance(account.address, account.balance)
-    for address, code in (
-        (BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE),
-        (HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE),
+    view = View(TrieReader(AtomicDB(), BLANK_ROOT_HASH))
+    env = BlockEnv(SluiceVM, header, genesis.chain_id, False, (), BLANK_ROOT_HASH)
+    runner = TxRunner(env, view)
+    apply_genesis(runner.state, genesis)
+    view.apply(runner.db.take().changes)
+    overlay = WriteOverlay(AtomicDB())
+    if (
+        StateRootBuilder(overlay, view.pre, in_process(overlay, view.pre)).root(view.data)
+        != header.state_root
     ):
-        state.set_code(address, code)
-        state.set_nonce(address, 1)
-    create_at(state, USDT_ADDRESS, load_artifact("USDT").deploy_code(BRIDGE_ADDRESS))
-    create_at(
-        state,
-        BRIDGE_ADDRESS,
-        load_artifact("Bridge").deploy_code(
-            list(genesis.federation), genesis.threshold, USDT_ADDRESS
-        ),
-    )
-    witness = state.persist()
-    if state.state_root != header.state_root:
         raise AssertionError("genesis_alloc no longer builds the genesis state")
+    accounts: dict[bytes, dict[str, Any]] = {}
+    for key, value in sorted(view.data.items(), key=lambda item: (item[0][1], item[0])):
+        entry = accounts.setdefault(
+            key[1], {"balance": "0x0", "nonce": "0x0", "code": "0x", "storage": {}}
+        )
+        if key[0] == BAL:
+            entry["balance"] = hex(value)
+        elif key[0] == NONCE:
+            entry["nonce"] = hex(value)
+        elif key[0] == CODE and value != EMPTY_SHA3:
+            entry["code"] = encode_hex(view.code(value))
+        elif key[0] == SLOT and value:
+            entry["storage"][hex(key[2])] = encode_hex(int_to_big_endian(value))
     return {
-        encode_hex(address): _account_json(state, address, witness.get_slots_queried(address))
-        for address in sorted(witness.accounts_queried)
-        if not state.account_is_empty(address) or state.get_storage_root(address) != BLANK_ROOT_HASH
-    }
-
-
-def _account_json(state: StateAPI, address: Address, slots: frozenset[int]) -> dict[str, Any]:
-    return {
-        "balance": hex(state.get_balance(address)),
-        "nonce": hex(state.get_nonce(address)),
-        "code": encode_hex(state.get_code(address)),
-        "storage": {
-            hex(slot): encode_hex(int_to_big_endian(state.get_storage(address, slot)))
-            for slot in sorted(slots)
-            if state.get_storage(address, slot)
-        },
+        encode_hex(address): entry
+        for address, entry in accounts.items()
+        if view.get((EXIST, address)) or entry["storage"]
     }
 
 

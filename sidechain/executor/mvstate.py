@@ -34,6 +34,17 @@ Key = tuple[Any, ...]
 BalanceDeltas = dict[bytes, tuple[int, int | None]]  # addr -> (credit, pre-state balance or None)
 
 
+_KIND_NAMES = ("balance", "nonce", "code", "exists", "slot", "wipe")
+
+
+def describe(key: Key) -> str:
+    """A state key for people: "slot 0x51…0a 0x3f…", "balance 0x51…04"."""
+    if len(key) < 2:
+        return str(key[0])
+    text = f"{_KIND_NAMES[key[0]]} 0x{bytes(key[1]).hex()}"
+    return text + (f" {key[2]:#x}" if key[0] == SLOT else "")
+
+
 class TrieReader:
     """Field reads from the pre-state trie at one root; decoded accounts cached for the block."""
 
@@ -177,6 +188,8 @@ class RecordingAccountDB(AccountDatabaseAPI):
         self._root = state_root
         self.counter_slots: Mapping[Key, bool] = {}
         self.root_of: Callable[[TxWrites], Hash32] | None = None
+        # the next balance read of this address is a CALL's idle check: not recorded, 0
+        self.unread_balance: bytes | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -219,14 +232,16 @@ class RecordingAccountDB(AccountDatabaseAPI):
         return TxWrites(writes, deltas, self._codes)
 
     def _is_pre_existing(self, key: Key) -> bool:
-        """Touching an account the pre-state has is a read of EXIST, not a write: it then does
-        not invalidate every later reader of that account's existence."""
+        """Touching an account that existed when the transaction began is a read of EXIST,
+        not a write: it then does not invalidate every later reader of that account's
+        existence (a CALL reads it for its gas, then touches the callee)."""
         if key in self._reads:
-            return False
+            return self._reads[key] is True
         exists, from_pre = self.view.get_source(key)
-        if exists is True and from_pre:
+        if exists is True:
             self._reads[key] = True
-            self._pre_reads.add(key)
+            if from_pre:
+                self._pre_reads.add(key)
             return True
         return False
 
@@ -334,6 +349,9 @@ class RecordingAccountDB(AccountDatabaseAPI):
 
     # balance, nonce, code
     def get_balance(self, address: Address) -> int:
+        if address == self.unread_balance:
+            self.unread_balance = None
+            return 0
         value = self._local.get((BAL, address), _MISSING)
         if value is not _MISSING:
             return value  # type: ignore[return-value]

@@ -21,6 +21,7 @@ import itertools
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -41,7 +42,7 @@ from sidechain.executor.abc import (
     TxResult,
 )
 from sidechain.executor.batch_trie import Ref
-from sidechain.executor.counters import CounterSlot, counter_keys, rebased, usdt_supply_shards
+from sidechain.executor.counters import CounterSlot, counter_keys, rebased, sluice_counter_slots
 from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
 from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites, forget_slots
 from sidechain.executor.parallel_worker import (
@@ -127,9 +128,9 @@ class ParallelExecutor(BlockExecutorAPI):
 
     `store_path` is the LMDB store the pre-states live in: workers open it themselves (the
     `PreState` interface carries only a database object, which cannot cross processes);
-    without it every block runs sequentially. `counter_slots` (default: on our chain, USDT's
-    supply shards) are slots whose contract only adds to or subtracts from them: they merge
-    as deltas at commit instead of serializing transactions (see `counters`). Blocks of
+    without it every block runs sequentially. `counter_slots` (default: on our chain,
+    `counters.sluice_counter_slots`) are slots whose contract only adds to or subtracts from
+    them: they merge as deltas at commit instead of serializing transactions. Blocks of
     fewer than `min_parallel_txs` transactions run sequentially (replay sets 1, so every block
     with a transaction goes through the workers). `pool` shares workers started by the caller
     (replay runs thousands of short chains on one pool); `close` then leaves them running.
@@ -151,8 +152,8 @@ class ParallelExecutor(BlockExecutorAPI):
         self.forks = forks
         self.workers = workers or os.cpu_count() or 2
         self.store_path = store_path
-        if counter_slots is None:  # our chain's: USDT's supply shards
-            counter_slots = usdt_supply_shards() if forks is SLUICE_FORKS else ()
+        if counter_slots is None:
+            counter_slots = sluice_counter_slots() if forks is SLUICE_FORKS else ()
         self.counter_slots = counter_keys(counter_slots)
         self.min_parallel_txs = min_parallel_txs
         self._sequential = SequentialExecutor(chain_id, forks)
@@ -193,6 +194,7 @@ class ParallelExecutor(BlockExecutorAPI):
             reexecutions=run.reexecutions,
             speculated=run.speculated,
             time_split=run.clock.rounded(),
+            conflicts=dict(run.conflicts),
         )
         return block
 
@@ -249,6 +251,7 @@ class _BlockRun:
         self.deaths = 0
         self.reexecutions = 0
         self.speculated = 0  # transactions executed in workers
+        self.conflicts: Counter[Key] = Counter()  # first stale key of each failed validation
         self.worker_serialization = [0.0] * workers  # seconds each spent pickling its replies
         self.clock = PhaseClock()
 
@@ -426,17 +429,18 @@ class _BlockRun:
         data = self.committed.data
         for key in access.pre_reads:
             if key in data or (key[0] == SLOT and (WIPE, key[1]) in data):
-                return None
+                return self._conflict(key)
         get = self.committed.get
-        if any(get(key) != value for key, value in access.reads.items()):
-            return None
+        for key, value in access.reads.items():
+            if get(key) != value:
+                return self._conflict(key)
         if not access.counter_reads:
             return access.changes
         outcome = speculation.outcome
         outputs = [] if outcome is None else [outcome.output]
         for address, topics, data in [] if outcome is None else outcome.logs:
             outputs += [address, data, *(topic.to_bytes(32, "big") for topic in topics)]
-        return rebased(
+        changes = rebased(
             access.changes,
             access.counter_reads,
             access.counter_values,
@@ -444,6 +448,11 @@ class _BlockRun:
             self.spec.env.counter_slots,
             outputs,
         )
+        return changes if changes is not None else self._conflict(("counter",))
+
+    def _conflict(self, key: Key) -> None:
+        """Count the state key whose committed value a speculation did not see."""
+        self.conflicts[key] += 1
 
     def _commit(self, changes: TxWrites) -> None:
         changed = self.block.commit(changes)

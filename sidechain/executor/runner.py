@@ -14,10 +14,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from eth.abc import BlockHeaderAPI, StateAPI, VirtualMachineAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.logic.call import BaseCall, DelegateCall, StaticCall
 from eth_typing import Address, Hash32
 
 from sidechain.executor.abc import (
@@ -58,14 +59,56 @@ def _blind_delta_balance(self: StateAPI, address: Address, delta: int) -> None:
     self._account_db.delta_balance(address, delta)  # type: ignore[attr-defined]
 
 
+class _CallKeepingBalanceUnread:
+    """A CALL-family opcode that does not record the calling contract's balance when no value
+    moves. py-evm reads that balance on every call (`eth/vm/logic/call.py`) but only uses it
+    to refuse a value transfer the caller cannot pay; recorded, it made every contract that
+    receives BTC and then calls out (the rsBTC vault's deposit asks the registry, the pool's
+    borrow pays out USDT) conflict with every other transaction paying it. With no value to
+    move, the balance given back (0) cannot change what the call does."""
+
+    def __init__(self, opcode: BaseCall) -> None:
+        self.opcode = opcode
+        self.mnemonic = opcode.mnemonic
+        self.has_value = not isinstance(opcode, StaticCall | DelegateCall)
+
+    def __call__(self, computation: ComputationAPI) -> None:
+        if not self.has_value or _third_on_stack(computation) == 0:  # CALL's value operand
+            db: RecordingAccountDB = computation.state._account_db  # type: ignore[attr-defined]
+            db.unread_balance = computation.msg.storage_address
+            try:
+                self.opcode(computation=computation)
+            finally:
+                db.unread_balance = None
+        else:
+            self.opcode(computation=computation)
+
+
+def _third_on_stack(computation: ComputationAPI) -> int:
+    value = computation._stack.values[-3]  # type: ignore[attr-defined]
+    return value if isinstance(value, int) else int.from_bytes(value, "big")
+
+
 @functools.cache
 def recording_state_class(vm_class: type[VirtualMachineAPI]) -> type[StateAPI]:
-    """`vm_class`'s state class over a `RecordingAccountDB`."""
+    """`vm_class`'s state class over a `RecordingAccountDB`, with its CALL opcodes keeping an
+    idle balance check unrecorded."""
     base = vm_class.get_state_class()
+    computation = base.computation_class
+    opcodes = {
+        code: _CallKeepingBalanceUnread(opcode) if isinstance(opcode, BaseCall) else opcode
+        for code, opcode in computation.opcodes.items()
+    }
     return type(
         f"Recording{base.__name__}",
         (base,),
-        {"account_db_class": RecordingAccountDB, "delta_balance": _blind_delta_balance},
+        {
+            "account_db_class": RecordingAccountDB,
+            "delta_balance": _blind_delta_balance,
+            "computation_class": type(
+                f"Recording{computation.__name__}", (computation,), {"opcodes": opcodes}
+            ),
+        },
     )
 
 

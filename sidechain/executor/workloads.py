@@ -4,8 +4,10 @@
 (funded by USDT deposits in block 1) to N fresh receivers. `deposits`: N deposit transactions,
 BTC and USDT in turn, to N fresh recipients. `hot`: native transfers where every tenth one
 pays one shared account. `chain`: N transfers from one sender, each nonce depending on the
-previous one. The block's gas limit is raised to fit the N transactions (2,000 deposits need
-240 M gas).
+previous one. `restake`: N stakers deposit BTC into the rsBTC vault, delegating to the
+federation's operators (50/30/20). `lending`: N users of the lending pool, half supplying BTC,
+half borrowing USDT against BTC they supplied before. The block's gas limit is raised to fit
+the N transactions.
 """
 
 import dataclasses
@@ -21,6 +23,7 @@ from eth_account import Account
 from eth_typing import Address
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
+from lending.oracle import PriceReport, quorum_signatures
 from sidechain.attestation import Attestation, sign_attestation
 from sidechain.chaindata import ChainData, decode_transaction
 from sidechain.executor.abc import BlockResult, PreState
@@ -28,16 +31,29 @@ from sidechain.executor.errors import UnknownWorkload
 from sidechain.executor.header import next_header, seal_header
 from sidechain.executor.sequential import SequentialExecutor
 from sidechain.genesis import DevAccount, Genesis, build_genesis, dev_genesis
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.predeploys import (
+    BRIDGE_ADDRESS,
+    BTC_VAULT_ADDRESS,
+    ORACLE_ADDRESS,
+    POOL_ADDRESS,
+    USDT_ADDRESS,
+)
 from sidechain.store import Store
-from sidechain.system_tx import ASSET_BTC, ASSET_USDT, BlockTransaction, DepositTransaction
+from sidechain.system_tx import (
+    ASSET_BTC,
+    ASSET_USDT,
+    WEI_PER_SAT,
+    BlockTransaction,
+    DepositTransaction,
+)
 
-WORKLOADS = ("transfers", "erc20", "deposits", "hot", "chain")
+WORKLOADS = ("transfers", "erc20", "deposits", "restake", "lending", "hot", "chain")
 TRANSFER_GAS = 21_000
 ERC20_GAS = 80_000
+CONTRACT_GAS = 500_000  # a restaking deposit or a lending call, with room
 HOT_ADDRESS = Address(b"\x40" * 20)
 _MIN_GAS_LIMIT = 30_000_000
-_GAS_PER_TX_BOUND = 130_000  # above every workload transaction's gas (a deposit: 120,000)
+_GAS_PER_TX_BOUND = CONTRACT_GAS  # no workload transaction asks for more gas
 _USDT_FUNDING = 10**12
 _TIMESTAMP = 1_700_000_000
 _TIP = 10**8
@@ -166,6 +182,19 @@ class WorkloadChain:
         fields = user_tx_fields(workload, self.chain_id, nonce, to, amount, self._max_fee, _TIP)
         return self._count(self.sign(sender, fields))
 
+    def call(
+        self,
+        sender: DevAccount,
+        nonce: int,
+        to: Address,
+        data: bytes,
+        value: int = 0,
+        gas: int = CONTRACT_GAS,
+    ) -> BlockTransaction:
+        """A contract call from `sender` paying `value` wei."""
+        fields = user_tx_fields("transfers", self.chain_id, nonce, to, value, self._max_fee, _TIP)
+        return self._count(self.sign(sender, {**fields, "data": data, "gas": gas}))
+
     def sign(self, sender: DevAccount, fields: dict[str, object]) -> BlockTransaction:
         """`fields` signed by `sender`, decoded as the chain decodes it."""
         raw = bytes(Account.sign_transaction(fields, sender.private_key).raw_transaction)
@@ -220,10 +249,105 @@ def _deposits(chain: WorkloadChain, count: int) -> tuple[BlockTransaction, ...]:
     )
 
 
+def _calldata(signature: str, args: list[object]) -> bytes:
+    """ABI calldata of `signature` ("name(type,...)") with `args`."""
+    types = signature[signature.index("(") + 1 : -1].split(",")
+    return keccak(text=signature)[:4] + encode(types, args)
+
+
+# How a real federation's stake is spread: a few operators draw most of it.
+_OPERATOR_WEIGHTS = (5, 3, 2)
+RESTAKE_SATS = 10**6
+
+
+def restake_operator(index: int, operators: list[Address]) -> Address:
+    """The operator staker `index` delegates to, by `_OPERATOR_WEIGHTS` (50/30/20 of 3)."""
+    slots = [
+        op for op, weight in zip(operators, _OPERATOR_WEIGHTS, strict=False) for _ in range(weight)
+    ]
+    return slots[index % len(slots)]
+
+
+def _restake(chain: WorkloadChain, count: int) -> tuple[BlockTransaction, ...]:
+    """N stakers deposit BTC into the rsBTC vault, each delegating to one of the federation's
+    operators (registered and staked at genesis)."""
+    operators = [_address(member) for member in chain.federation]
+    return tuple(
+        chain.call(
+            staker,
+            0,
+            BTC_VAULT_ADDRESS,
+            _calldata("deposit(address,uint256)", [restake_operator(i, operators), RESTAKE_SATS]),
+            value=RESTAKE_SATS * WEI_PER_SAT,
+        )
+        for i, staker in enumerate(chain.accounts[:count])
+    )
+
+
+MARKET_BTC, MARKET_USDT = 0, 1
+_BTC_PRICE = 60_000 * 10**8  # USD per coin, 8 decimals (lending.oracle)
+_USDT_PRICE = 10**8
+COLLATERAL_SATS = 10**8
+BORROW_USDT = 1_000 * 10**8
+_POOL_LIQUIDITY = 10**15  # USDT base units a lender supplies before the block
+
+
+def _lending(chain: WorkloadChain, count: int) -> tuple[BlockTransaction, ...]:
+    """N distinct users: every other one supplies BTC, the others (who supplied BTC in the
+    block before) borrow USDT. Before that, the federation posts BTC and USDT prices and a
+    lender supplies USDT liquidity."""
+    users, lender, poster = chain.accounts[:count], chain.accounts[count], chain.accounts[count + 1]
+    borrowers = users[1::2]
+    timestamp = chain.next_header().timestamp
+    keys = [member.private_key for member in chain.federation[: chain.genesis.threshold]]
+    posts = []
+    for nonce, (asset, price) in enumerate(((ASSET_BTC, _BTC_PRICE), (ASSET_USDT, _USDT_PRICE))):
+        report = PriceReport(asset, price, timestamp, 1)
+        signatures = quorum_signatures(report, keys, chain.chain_id, ORACLE_ADDRESS)
+        data = _calldata(
+            "post(uint8,uint256,uint256,uint256,bytes[])",
+            [asset, price, timestamp, 1, signatures],
+        )
+        posts.append(chain.call(poster, nonce, ORACLE_ADDRESS, data))
+    chain.commit((chain.deposit(0, ASSET_USDT, _POOL_LIQUIDITY, _address(lender)), *posts))
+    supply_btc = _calldata("supply(uint8,uint256)", [MARKET_BTC, COLLATERAL_SATS])
+    chain.commit(
+        (
+            chain.call(
+                lender,
+                0,
+                USDT_ADDRESS,
+                _calldata(
+                    "approve(address,uint256)", [to_checksum_address(POOL_ADDRESS), _POOL_LIQUIDITY]
+                ),
+            ),
+            chain.call(
+                lender,
+                1,
+                POOL_ADDRESS,
+                _calldata("supply(uint8,uint256)", [MARKET_USDT, _POOL_LIQUIDITY]),
+            ),
+            *(
+                chain.call(user, 0, POOL_ADDRESS, supply_btc, COLLATERAL_SATS * WEI_PER_SAT)
+                for user in borrowers
+            ),
+        )
+    )
+    borrow = _calldata("borrow(uint8,uint256)", [MARKET_USDT, BORROW_USDT])
+    return tuple(
+        chain.call(user, 1, POOL_ADDRESS, borrow)
+        if i % 2
+        else chain.call(user, 0, POOL_ADDRESS, supply_btc, COLLATERAL_SATS * WEI_PER_SAT)
+        for i, user in enumerate(users)
+    )
+
+
 _BUILDERS: dict[str, Callable[[WorkloadChain, int], tuple[BlockTransaction, ...]]] = {
     "transfers": _transfers,
     "erc20": _erc20,
     "deposits": _deposits,
+    "restake": _restake,
+    "lending": _lending,
     "hot": _hot,
     "chain": _chain,
 }
@@ -231,10 +355,15 @@ _SENDERS: dict[str, Callable[[int], int]] = {
     "transfers": lambda count: count,
     "erc20": lambda count: count,
     "deposits": lambda count: 1,
+    "restake": lambda count: count,
+    "lending": lambda count: count + 2,
     "hot": lambda count: count,
     "chain": lambda count: 1,
 }
-_SETUP_TXS: dict[str, Callable[[int], int]] = {"erc20": lambda count: count}
+_SETUP_TXS: dict[str, Callable[[int], int]] = {
+    "erc20": lambda count: count,
+    "lending": lambda count: 5 + count // 2,
+}
 
 
 def block_gas_limit(count: int) -> int:
