@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -252,6 +252,7 @@ class _BlockRun:
         self.reexecutions = 0
         self.speculated = 0  # transactions executed in workers
         self.conflicts: Counter[Key] = Counter()  # first stale key of each failed validation
+        self.while_trie_tasks: Callable[[], object] | None = None
         self.worker_serialization = [0.0] * workers  # seconds each spent pickling its replies
         self.clock = PhaseClock()
 
@@ -268,6 +269,7 @@ class _BlockRun:
         self.clock.lap("execution")
         requests_hash = self.block.finish(self.txs, results)
         self.clock.lap("block_end")
+        self.while_trie_tasks = lambda: self.block.list_roots(self.txs, results)
         state_root = self.block.state_root(self._run_trie_tasks)
         for conn in self.pool.conns:
             conn.send(("end",))  # let go of the snapshot: LMDB keeps pages a reader holds
@@ -480,6 +482,11 @@ class _BlockRun:
         for index, positions in enumerate(assigned):
             if positions and self._send_trie(index, [tasks[p] for p in positions]):
                 sent.append(index)
+        if self.while_trie_tasks is not None:  # the coordinator's own work, meanwhile
+            started = time.perf_counter()
+            self.while_trie_tasks()
+            self.while_trie_tasks = None
+            self._spent("list_roots_during_state_root", started)
         for index in sent:
             try:
                 worker_refs, writes = self._trie_reply(index)

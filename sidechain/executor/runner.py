@@ -22,7 +22,6 @@ from eth.vm.logic.call import BaseCall, DelegateCall, StaticCall
 from eth_typing import Address, Hash32
 
 from sidechain.executor.abc import (
-    NO_EXTRAS,
     BlockExtras,
     BlockResult,
     PreState,
@@ -162,6 +161,7 @@ class BlockState:
     def __init__(self, env: BlockEnv, pre_state: PreState, extras: BlockExtras) -> None:
         self.env = env
         self.extras = extras
+        self._list_roots: ListRoots | None = None
         self.overlay = WriteOverlay(pre_state.db)
         self.committed = View(TrieReader(pre_state.db, pre_state.state_root))
         self.runner = TxRunner(env, self.committed)
@@ -224,44 +224,54 @@ class BlockState:
         """The `BlockResult`, with the contract codes the block created among its writes."""
         for code_hash, code in self.committed.codes.items():
             self.overlay[code_hash] = code
-        return finish_block(
-            txs, tuple(results), state_root, requests_hash, self.overlay, self.extras
+        roots = self.list_roots(txs, results)
+        receipts = tuple(result.receipt for result in results)
+        bloom = 0
+        for receipt in receipts:
+            bloom |= receipt.bloom
+        return BlockResult(
+            transactions=txs,
+            results=tuple(results),
+            gas_used=receipts[-1].gas_used if receipts else 0,
+            fees=sum(result.fee for result in results),
+            state_root=state_root,
+            transactions_root=roots.transactions,
+            receipts_root=roots.receipts,
+            bloom=bloom,
+            blob_gas_used=sum(
+                get_total_blob_gas(tx) for tx in txs if not isinstance(tx, DepositTransaction)
+            ),
+            requests_hash=requests_hash,
+            state_writes=self.overlay.writes,
+            withdrawals_root=roots.withdrawals,
         )
 
+    def list_roots(
+        self, txs: tuple[BlockTransaction, ...], results: Sequence[TxResult]
+    ) -> "ListRoots":
+        """The roots of the block's lists, computed once (the parallel executor computes
+        them while its workers build the state root)."""
+        if self._list_roots is None:
+            withdrawals = self.extras.withdrawals
+            self._list_roots = ListRoots(
+                transactions=ordered_trie_root([tx.encode() for tx in txs]),
+                receipts=ordered_trie_root([result.receipt.encode() for result in results]),
+                withdrawals=(
+                    ordered_trie_root([w.encode() for w in withdrawals])
+                    if withdrawals
+                    else BLANK_ROOT_HASH
+                ),
+            )
+        return self._list_roots
 
-def finish_block(
-    txs: tuple[BlockTransaction, ...],
-    results: tuple[TxResult, ...],
-    state_root: Hash32,
-    requests_hash: Hash32 | None,
-    overlay: WriteOverlay,
-    extras: BlockExtras = NO_EXTRAS,
-) -> BlockResult:
-    """Assemble a `BlockResult`: roots of the transactions, receipts and withdrawals, bloom, gas."""
-    receipts = tuple(result.receipt for result in results)
-    bloom = 0
-    for receipt in receipts:
-        bloom |= receipt.bloom
-    return BlockResult(
-        transactions=txs,
-        results=results,
-        gas_used=receipts[-1].gas_used if receipts else 0,
-        fees=sum(result.fee for result in results),
-        state_root=state_root,
-        transactions_root=ordered_trie_root([tx.encode() for tx in txs]),
-        receipts_root=ordered_trie_root([receipt.encode() for receipt in receipts]),
-        bloom=bloom,
-        blob_gas_used=sum(
-            get_total_blob_gas(tx) for tx in txs if not isinstance(tx, DepositTransaction)
-        ),
-        requests_hash=requests_hash,
-        state_writes=overlay.writes,
-        withdrawals_root=(
-            ordered_trie_root([w.encode() for w in extras.withdrawals])
-            if extras.withdrawals
-            else BLANK_ROOT_HASH
-        ),
-    )
+
+@dataclass(frozen=True)
+class ListRoots:
+    """The roots of a block's transactions, receipts and withdrawals lists."""
+
+    transactions: Hash32
+    receipts: Hash32
+    withdrawals: Hash32
 
 
 class Progress:

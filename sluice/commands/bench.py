@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also time py-evm's own apply_transaction loop + one state root on the block",
     )
+    executor.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each executor this many times in turn, report each one's fastest run",
+    )
     executor.add_argument("--json", action="store_true", help="print one JSON object last")
     executor.set_defaults(handler=_bench_executor)
 
@@ -37,7 +43,13 @@ def _bench_executor(args: argparse.Namespace) -> int:
     pair = (names[0], names[-1])
     options = {"workers": args.workers} if args.workers else {}
     report = run_bench(
-        args.workload, args.txs, pair, options, ProgressBar(), baseline=args.pyevm_baseline
+        args.workload,
+        args.txs,
+        pair,
+        options,
+        ProgressBar(),
+        baseline=args.pyevm_baseline,
+        repeat=max(1, args.repeat),
     )
     if pair[0] == pair[1]:
         print(f"note: both runs use the {pair[0]} executor (par_* is its second run)")

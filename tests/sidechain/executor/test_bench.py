@@ -31,6 +31,8 @@ def test_bench_json_prints_the_keys_and_equal_roots(capsys: pytest.CaptureFixtur
             "erc20",
             "--txs",
             "6",
+            "--repeat",
+            "2",
             "--json",
         ]
     )
@@ -39,6 +41,7 @@ def test_bench_json_prints_the_keys_and_equal_roots(capsys: pytest.CaptureFixtur
     figures = json.loads(out[-1])
     assert code == 0
     assert figures.keys() == KEYS
+    assert "executors: sequential vs sequential (fastest of 2 runs each)" in out
     assert figures["roots_equal"] is True
     assert figures["reexecutions"] == 0
     assert figures["seq_s"] > 0 and figures["par_s"] > 0
