@@ -37,16 +37,19 @@ from bridge.ledger.errors import (
     InvalidPageSize,
     LedgerError,
     MigrationError,
+    PauseReasonTooLong,
     RecordNotFound,
     StatusChangedConcurrently,
     TransitionNotAllowed,
 )
 from bridge.ledger.ledger import Ledger
 from bridge.ledger.migrate import downgrade_ledger, upgrade_ledger
+from bridge.ledger.mints import SidechainMintRepository
 from bridge.ledger.models import (
     AuditEntry,
     Base,
     BitcoinBlock,
+    BridgePause,
     Challenge,
     Claim,
     Cursor,
@@ -55,10 +58,12 @@ from bridge.ledger.models import (
     FederationSignature,
     Release,
     ReleaseOutput,
+    SidechainMint,
     StateCommitment,
     Withdrawal,
 )
 from bridge.ledger.pagination import MAX_PAGE_SIZE, Page
+from bridge.ledger.pause import MAX_REASON_CHARS, PauseRepository, PauseState
 from bridge.ledger.signatures import FederationSignatureRepository
 from bridge.ledger.states import (
     Asset,
@@ -77,6 +82,7 @@ from bridge.ledger.withdrawals import ReleasePayment, ReleaseRepository, Withdra
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "MAX_REASON_CHARS",
     "Asset",
     "AuditEntry",
     "AuditLog",
@@ -85,6 +91,7 @@ __all__ = [
     "BitcoinBlock",
     "BitcoinBlockRepository",
     "BlockDoesNotConnect",
+    "BridgePause",
     "Challenge",
     "ChallengeRepository",
     "ChallengeStatus",
@@ -111,6 +118,9 @@ __all__ = [
     "LedgerError",
     "MigrationError",
     "Page",
+    "PauseReasonTooLong",
+    "PauseRepository",
+    "PauseState",
     "RecordNotFound",
     "RejectReason",
     "Release",
@@ -119,6 +129,8 @@ __all__ = [
     "ReleaseRepository",
     "ReleaseStatus",
     "SeenPayment",
+    "SidechainMint",
+    "SidechainMintRepository",
     "StateCommitment",
     "StateCommitmentRepository",
     "StatusChangedConcurrently",

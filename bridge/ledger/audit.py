@@ -45,11 +45,26 @@ class AuditLog:
             .order_by(AuditEntry.id)
         ).all()
 
-    def after(self, entry_id: int = 0, limit: int = 100) -> Sequence[AuditEntry]:
-        """Entries with id > `entry_id`, oldest first (to tail the log)."""
-        return self._session.scalars(
-            select(AuditEntry).where(AuditEntry.id > entry_id).order_by(AuditEntry.id).limit(limit)
-        ).all()
+    def after(
+        self,
+        entry_id: int = 0,
+        limit: int = 100,
+        *,
+        record_kind: str | None = None,
+        action: str | None = None,
+        to_status: str | None = None,
+    ) -> Sequence[AuditEntry]:
+        """Entries with id > `entry_id`, oldest first (to tail the log), optionally only those
+        of one record kind, action and new status."""
+        query = select(AuditEntry).where(AuditEntry.id > entry_id)
+        for column, wanted in (
+            (AuditEntry.record_kind, record_kind),
+            (AuditEntry.action, action),
+            (AuditEntry.to_status, to_status),
+        ):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        return self._session.scalars(query.order_by(AuditEntry.id).limit(limit)).all()
 
 
 def jsonable(value: Any) -> Any:

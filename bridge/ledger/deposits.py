@@ -3,7 +3,9 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Insert, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge.ledger.audit import AuditLog
@@ -38,6 +40,15 @@ class SeenPayment:
     omni_property_id: int | None = None
 
 
+def _insert_if_absent(session: Session, values: dict[str, object]) -> Insert:
+    """INSERT .. ON CONFLICT (address) DO NOTHING, in the ledger's dialect."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(DepositAddress).values(**values).on_conflict_do_nothing(index_elements=["address"])
+    )
+
+
 class DepositAddressRepository:
     """The addresses the bridge handed out, with the script and the recipient behind each."""
 
@@ -55,26 +66,29 @@ class DepositAddressRepository:
     ) -> DepositAddress:
         """Store an address; giving the same address again with the same fields returns it.
 
-        Raises `DuplicateRecord` when the address is known with different fields.
+        Another process may store the same address at the same moment (the API and a relayer
+        learning it from a peer share a ledger): the insert skips a row already there, so the
+        two never fail on each other. Raises `DuplicateRecord` when the address is known with
+        different fields.
         """
-        row = DepositAddress(
-            address=address,
-            witness_script=witness_script.lower(),
-            recipient=normalize_evm_address("recipient", recipient),
-            refund_pubkey=None if refund_pubkey is None else refund_pubkey.lower(),
-            refund_timeout=refund_timeout,
-        )
+        fields = {
+            "witness_script": witness_script.lower(),
+            "recipient": normalize_evm_address("recipient", recipient),
+            "refund_pubkey": None if refund_pubkey is None else refund_pubkey.lower(),
+            "refund_timeout": refund_timeout,
+        }
         existing = self.get(address)
-        if existing is not None:
-            fields = ("witness_script", "recipient", "refund_pubkey", "refund_timeout")
-            if any(getattr(existing, name) != getattr(row, name) for name in fields):
-                raise DuplicateRecord("deposit_address", address)
-            return existing
-        self._session.add(row)
-        AuditLog(self._session).append(
-            "deposit_address", address, "created", detail={"recipient": row.recipient}
-        )
-        return row
+        if existing is None:
+            statement = _insert_if_absent(self._session, {"address": address, **fields})
+            if self._session.execute(statement.returning(DepositAddress.address)).first():
+                AuditLog(self._session).append(
+                    "deposit_address", address, "created", detail={"recipient": fields["recipient"]}
+                )
+            existing = self.get(address)
+            assert existing is not None
+        if any(getattr(existing, name) != value for name, value in fields.items()):
+            raise DuplicateRecord("deposit_address", address)
+        return existing
 
     def get(self, address: str) -> DepositAddress | None:
         return self._session.get(DepositAddress, address)

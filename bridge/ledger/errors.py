@@ -11,6 +11,7 @@ LedgerError
 ├── InvalidPageSize           a page limit outside 1..MAX_PAGE_SIZE
 ├── AuditLogIsAppendOnly      an attempt to update or delete an audit_log row
 ├── BlockDoesNotConnect       a Bitcoin block whose parent is not the stored tip
+├── PauseReasonTooLong        a pause reason longer than the ledger keeps
 └── MigrationError            Alembic could not move the schema to the requested revision
 """
 
@@ -119,3 +120,10 @@ class InvalidPageSize(LedgerError):
         self.limit = limit
         self.maximum = maximum
         super().__init__(f"page size must be between 1 and {maximum}, got {limit}")
+
+
+class PauseReasonTooLong(LedgerError):
+    def __init__(self, length: int, maximum: int) -> None:
+        self.length = length
+        self.maximum = maximum
+        super().__init__(f"a pause reason holds at most {maximum} characters, got {length}")

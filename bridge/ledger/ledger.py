@@ -6,6 +6,8 @@ from bridge.ledger.audit import AuditLog
 from bridge.ledger.chain import BitcoinBlockRepository, CursorRepository
 from bridge.ledger.claims import ChallengeRepository, ClaimRepository, StateCommitmentRepository
 from bridge.ledger.deposits import DepositAddressRepository, DepositRepository
+from bridge.ledger.mints import SidechainMintRepository
+from bridge.ledger.pause import PauseRepository
 from bridge.ledger.signatures import FederationSignatureRepository
 from bridge.ledger.withdrawals import ReleaseRepository, WithdrawalRepository
 
@@ -29,5 +31,7 @@ class Ledger:
         self.commitments = StateCommitmentRepository(session)
         self.blocks = BitcoinBlockRepository(session)
         self.cursors = CursorRepository(session)
+        self.pause = PauseRepository(session)
+        self.mints = SidechainMintRepository(session)
         self.signatures = FederationSignatureRepository(session)
         self.audit = AuditLog(session)

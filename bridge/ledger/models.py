@@ -49,6 +49,7 @@ BTC_ADDRESS = 90
 DEPOSIT_ID = TXID + 1 + 10
 SUBJECT = 80
 STATUS = 24
+PAUSE_REASON = 200
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -154,6 +155,8 @@ class Release(Tracked):
     block_hash: Mapped[str | None] = mapped_column(String(TXID))
     broadcast_height: Mapped[int | None]  # Bitcoin tip when sent, for RBF after N blocks
     replaced_by: Mapped[str | None] = mapped_column(ForeignKey("releases.txid"))
+    # When the Bridge was told of this (confirmed) release, so users see it on the sidechain.
+    sidechain_told_at: Mapped[datetime | None]
 
     @property
     def record_id(self) -> str:
@@ -285,6 +288,31 @@ class FederationSignature(Base):
     signer: Mapped[str] = mapped_column(String(130))  # EVM address or public key hex
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SidechainMint(Base):
+    """A Deposited event of the Bridge, kept whether or not this ledger holds the deposit yet:
+    a member that sees a deposit at the depth after its mint finds the mint here."""
+
+    __tablename__ = "sidechain_mints"
+
+    deposit_id: Mapped[str] = mapped_column(String(DEPOSIT_ID), primary_key=True)  # txid:vout
+    asset: Mapped[Asset] = mapped_column(_enum(Asset))
+    amount: Mapped[int]
+    recipient: Mapped[str] = mapped_column(String(EVM_ADDRESS))
+    tx_hash: Mapped[str] = mapped_column(String(EVM_HASH))
+    block_number: Mapped[int]
+
+
+class BridgePause(Base):
+    """The bridge's pause flag: one row (id 1) once it was first set; no row means running."""
+
+    __tablename__ = "bridge_pause"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    paused: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(String(PAUSE_REASON))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Cursor(Base):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
 
+from bridge.ledger.audit import AuditLog
 from bridge.ledger.base import TrackedRepository
 from bridge.ledger.deposits import MAX_SATS
 from bridge.ledger.errors import TransitionNotAllowed
@@ -12,7 +13,7 @@ from bridge.ledger.models import Release, ReleaseOutput, Withdrawal
 from bridge.ledger.pagination import Page
 from bridge.ledger.states import WITHDRAWAL, Asset, ReleaseStatus, WithdrawalStatus
 from bridge.ledger.transitions import add_record
-from bridge.ledger.types import check_amount, normalize_evm_address
+from bridge.ledger.types import check_amount, normalize_evm_address, utcnow
 
 MAX_WEI = 2**256 - 1
 
@@ -230,6 +231,20 @@ class ReleaseRepository(TrackedRepository[Release]):
         self._move_withdrawals(
             release.txid, WithdrawalStatus.READY, {WithdrawalStatus.RELEASING}, release_txid=None
         )
+        return release
+
+    def untold(self) -> Sequence[Release]:
+        """Confirmed releases the Bridge has not been told of yet, oldest first."""
+        query = select(Release).where(
+            Release.status == ReleaseStatus.CONFIRMED, Release.sidechain_told_at.is_(None)
+        )
+        return self._session.scalars(query.order_by(Release.created_at, Release.txid)).all()
+
+    def mark_told(self, txid: str) -> Release:
+        """The Bridge knows of this release now (`mark_released` for each of its withdrawals)."""
+        release = self.require(txid.lower())
+        release.sidechain_told_at = utcnow()
+        AuditLog(self._session).append("release", release.txid, "told")
         return release
 
     def set_confirmations(

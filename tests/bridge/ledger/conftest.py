@@ -8,27 +8,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.ledger import DepositAddress, Ledger, create_ledger_engine, ledger_sessions
-from bridge.ledger.migrate import upgrade_ledger
-from bridge.ledger.testing import (
-    ADDRESS,
-    RECIPIENT,
-    SCRIPT,
-    postgres_schema,
-    sqlite_ledger,
-    truncate_ledger,
-)
+from bridge.ledger.testing import ADDRESS, RECIPIENT, SCRIPT, sqlite_ledger, truncate_ledger
+from tests.support.postgres import BACKENDS, postgres_url
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """One migrated schema per test session (per xdist worker); tests empty it in turn."""
-    with postgres_schema(prefix="ledger_test") as url:
-        engine = create_ledger_engine(url)
-        upgrade_ledger(engine)
-        engine.dispose()
-        yield url
+__all__ = ["postgres_url"]  # a fixture: pytest finds it through this module
 
 
 @pytest.fixture(params=BACKENDS)

@@ -81,3 +81,13 @@ def test_entries_are_read_in_order_by_record_and_after_an_id(
     session.refresh(appended)
     assert appended.detail == {"sig": "0102", "n": 2**80}
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == len(logged) + 1
+
+
+def test_a_feed_tails_only_its_kind_of_entries(session: Session, logged: list) -> None:
+    """What relayer.gossip reads: one record kind, action and new status, after an id."""
+    audit = Ledger(session).audit
+    confirmed = audit.after(0, record_kind="deposit", action="transition", to_status="confirmed")
+    assert confirmed and all(e.to_status == "confirmed" for e in confirmed)
+    assert all(e.record_kind == "deposit" for e in confirmed)
+    assert audit.after(confirmed[-1].id, record_kind="deposit", to_status="confirmed") == []
+    assert audit.after(0, record_kind="withdrawal", action="created") == []

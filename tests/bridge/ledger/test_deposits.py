@@ -258,3 +258,26 @@ def test_a_refused_transition_leaves_the_session_usable(session: Session) -> Non
     stored = ledger.deposits.require(recorded.id)
     assert (stored.status, stored.mint_tx_hash) == (DepositStatus.CONFIRMED, None)
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before + 1
+
+
+def test_an_address_stored_meanwhile_by_another_process_is_not_an_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API and a relayer learning the address from a peer may store it at once: the one
+    that finds it already inserted keeps the row, audited once."""
+    ledger.deposit_addresses.add(ADDRESS, SCRIPT, RECIPIENT)
+    ledger.session.commit()
+    real_get = ledger.deposit_addresses.get
+    seen: list[str] = []
+
+    def first_time_absent(address: str) -> object:
+        seen.append(address)
+        return None if len(seen) == 1 else real_get(address)
+
+    monkeypatch.setattr(ledger.deposit_addresses, "get", first_time_absent)
+    row = ledger.deposit_addresses.add(ADDRESS, SCRIPT, RECIPIENT.upper().replace("0X", "0x"))
+    ledger.session.commit()
+    assert row.address == ADDRESS and len(seen) == 2
+    assert [e.action for e in ledger.audit.for_record("deposit_address", ADDRESS)] == ["created"]
+    with pytest.raises(DuplicateRecord):
+        ledger.deposit_addresses.add(ADDRESS, SCRIPT, "0x" + "cd" * 20)
