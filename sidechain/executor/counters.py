@@ -93,6 +93,8 @@ def rebased(
             continue
         signed = kinds[key]
         shift = _number(current(key), signed) - _number(read, signed)
+        if shift == 0:  # what it read still holds: nothing moves
+            continue
         for word in seen[key]:
             value = _number(word, signed)
             moved = value + shift

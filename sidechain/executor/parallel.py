@@ -60,7 +60,9 @@ from sidechain.system_tx import BlockTransaction
 MIN_PARALLEL_TXS = 64  # measured: below about 50 transactions the per-block round trips cost more
 _BATCH_SIZES = (8, 16, 32)  # small first batches: a dependency chain shows within a few dozen txs
 _DEPTH = 2  # batches in flight per worker, so a worker never waits for the coordinator
-_WINDOW = 8  # the last speculative outcomes looked at to detect a dependency chain
+_WINDOW = 16  # the last speculative outcomes looked at to detect a dependency chain
+_PROBE_AFTER = 64  # transactions run here, once speculation stopped, before trying it again
+_PROBE_LEAD = 32  # a probe speculates that far ahead, so the coordinator never waits for it
 _MAX_DEATHS_PER_BLOCK = 4
 
 
@@ -247,6 +249,8 @@ class _BlockRun:
         self.speculations: dict[int, Speculation] = {}
         self.outcomes: list[int] = []  # 1 per failed speculation, 0 per valid one
         self.speculating = True
+        self.serial_run = 0  # transactions run here since speculation last stopped
+        self.lead = 0  # batches must start beyond committed_upto + lead
         self.committed_upto = -1  # the last transaction committed
         self.deaths = 0
         self.reexecutions = 0
@@ -311,6 +315,9 @@ class _BlockRun:
             and self.next_batch < len(self.batches)
         ):
             start, end = self.batches[self.next_batch]
+            if start <= self.committed_upto + self.lead:  # run here meanwhile: skip it
+                self.next_batch += 1
+                continue
             self.next_batch += 1
             batch = Batch(
                 start,
@@ -327,6 +334,7 @@ class _BlockRun:
                 continue
             self.pending[index], self.pending_codes[index] = {}, {}
             self.in_flight[index].append((start, end))
+            self.lead = 0  # only a probe's first batch keeps its distance
 
     def _send(self, index: int, message: tuple[Any, ...]) -> None:
         """Send to worker `index`: the pickling and the write count as transfer time."""
@@ -392,6 +400,7 @@ class _BlockRun:
                 self._commit(access.changes)
                 self.reexecutions += speculation is not None
                 self._spent("execution_in_coordinator", started)
+                self._probe_later()
             else:
                 result = outcome.result(cumulative + outcome.gas_used)
             cumulative += result.gas_used
@@ -404,6 +413,16 @@ class _BlockRun:
         while any(self.in_flight):  # batches sent before speculation stopped: not needed now
             self._receive()
         return results
+
+    def _probe_later(self) -> None:
+        """After `_PROBE_AFTER` transactions run here, speculate again from a little ahead:
+        a dependency chain may end (a hot spot at the start of a block)."""
+        if self.speculating:
+            return
+        self.serial_run += 1
+        if self.serial_run >= _PROBE_AFTER:
+            self.speculating, self.serial_run, self.lead = True, 0, _PROBE_LEAD
+            self.outcomes.clear()
 
     def _validated(self, speculation: Speculation | None, gas_needed: int) -> PortableResult | None:
         """The speculative result, committed, if it stands in block order; else None (the
@@ -418,7 +437,8 @@ class _BlockRun:
             changes = None
         self.outcomes.append(changes is None)
         if self.speculating and len(self.outcomes) >= _WINDOW:
-            self.speculating = sum(self.outcomes[-_WINDOW:]) * 2 <= _WINDOW
+            # most speculations fail: a dependency chain, run it here (and probe again later)
+            self.speculating = sum(self.outcomes[-_WINDOW:]) * 4 <= 3 * _WINDOW
         if changes is None:
             return None
         started = time.perf_counter()
@@ -482,7 +502,7 @@ class _BlockRun:
         for index, positions in enumerate(assigned):
             if positions and self._send_trie(index, [tasks[p] for p in positions]):
                 sent.append(index)
-        if self.while_trie_tasks is not None:  # the coordinator's own work, meanwhile
+        if sent and self.while_trie_tasks is not None:  # the coordinator's own work, meanwhile
             started = time.perf_counter()
             self.while_trie_tasks()
             self.while_trie_tasks = None
