@@ -1,12 +1,14 @@
 """BlockchainTests fixtures made from our own chain: valid blocks and tampered variants.
 
 A dev chain (in a temporary store) gets a deposit block (BTC and USDT) and a block mixing a
-transfer, USDT transfers (one reverting), a contract creation and a refused (repeated)
-deposit. Each block is exported as RLP with its header; `pre` is the genesis allocation
-(balances, code and every storage slot the genesis constructors and calls wrote); the expected
-post-state is `postStateHash`. Invalid variants replace
-the last block by a tampered one (a header field, a bad transaction, truncated RLP...) which
-must be rejected, leaving the head at the block before.
+transfer, USDT transfers (one reverting), a contract creation, a refused (repeated) deposit,
+and edge cases that read what the block wrote before them: USDT sent on by the account that
+just received it, a call into the contract created earlier in the block, and a creation whose
+init code self-destructs. Each block is exported as RLP with its header; `pre` is the genesis
+allocation (balances, code and every storage slot the genesis constructors and calls wrote);
+the expected post-state is `postStateHash`. Invalid variants replace the last block by a
+tampered one (a header field, a bad transaction, truncated RLP...) which must be rejected,
+leaving the head at the block before.
 """
 
 import json
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import rlp
+from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.atomic import AtomicDB
@@ -34,6 +37,9 @@ from sidechain.vm import SluiceBlock, SluiceVM
 
 # init code deploying a 1-byte runtime: MSTORE8(0, 1); RETURN(0, 1)
 _INIT_CODE = bytes.fromhex("600160005360016000f3")
+# init code that self-destructs at once (EIP-6780: created and deleted in one transaction),
+# sending what it was given to a fresh address: PUSH20 address, SELFDESTRUCT
+_DESTRUCTING_INIT_CODE = b"\x73" + keccak(b"sluice-fixture-beneficiary")[:20] + b"\xff"
 
 
 def genesis_alloc(genesis: Genesis) -> dict[str, dict[str, Any]]:
@@ -174,7 +180,7 @@ def _tampered(
 def generate(directory: Path) -> list[Path]:
     """Write `sluice_valid.json` and `sluice_invalid.json` into `directory`."""
     with tempfile.TemporaryDirectory(prefix="sluice-fixtures-") as tmp:
-        chain = WorkloadChain(Path(tmp) / "chain", 4, 30_000_000, lambda built: None)
+        chain = WorkloadChain(Path(tmp) / "chain", 6, 30_000_000, lambda built: None)
         try:
             return _generate(chain, directory)
         finally:
@@ -202,16 +208,22 @@ def _generate(chain: WorkloadChain, directory: Path) -> list[Path]:
             "type": 2,
         },
     )
+    created = Address(generate_contract_address(a[3], 0))
     mixed = (
         chain.user_tx(chain.accounts[0], "transfers", 0, receiver(1), 12345),
         chain.user_tx(chain.accounts[1], "erc20", 0, receiver(2), 777),
         chain.user_tx(chain.accounts[2], "erc20", 0, receiver(3), 1),  # no USDT: reverts
         create,
         btc,  # already minted: the Bridge refuses it, the receipt says so
+        # edge cases within one block: each reads what an earlier transaction wrote
+        chain.user_tx(chain.accounts[1], "erc20", 1, a[4], 5_000),
+        chain.user_tx(chain.accounts[4], "erc20", 0, receiver(4), 4_000),  # USDT just received
+        chain.call(chain.accounts[5], 0, created, b"", gas=50_000),  # its code: ADD, underflows
+        chain.call(chain.accounts[5], 1, Address(b""), _DESTRUCTING_INIT_CODE, 9, 100_000),
     )
     results = chain.commit(mixed, all_succeed=False)
     statuses = [r.receipt.state_root for r in results.results]
-    if statuses != [b"\x01", b"\x01", b"", b"\x01", b""]:
+    if statuses != [b"\x01", b"\x01", b"", b"\x01", b"", b"\x01", b"\x01", b"", b"\x01"]:
         raise AssertionError(f"unexpected receipt statuses {statuses}")
     block2 = chain.chain.head()
     nonce_gap = chain.user_tx(chain.accounts[0], "transfers", 9, receiver(9), 1)

@@ -59,18 +59,23 @@ _TIMESTAMP = 1_700_000_000
 _TIP = 10**8
 
 
-def user_tx_fields(
-    workload: str, chain_id: int, nonce: int, receiver: Address, amount: int, max_fee: int, tip: int
-) -> dict[str, object]:
-    """An EIP-1559 transaction of `workload` (native transfer, or USDT transfer for erc20)
-    sending `amount` to `receiver`, ready for `Account.sign_transaction`."""
-    tx: dict[str, object] = {
+def fee_fields(chain_id: int, nonce: int, max_fee: int, tip: int) -> dict[str, object]:
+    """The fields every workload transaction has: an EIP-1559 transaction's chain, nonce, fees."""
+    return {
         "chainId": chain_id,
         "nonce": nonce,
         "maxFeePerGas": max_fee,
         "maxPriorityFeePerGas": tip,
         "type": 2,
     }
+
+
+def user_tx_fields(
+    workload: str, chain_id: int, nonce: int, receiver: Address, amount: int, max_fee: int, tip: int
+) -> dict[str, object]:
+    """An EIP-1559 transaction of `workload` (native transfer, or USDT transfer for erc20)
+    sending `amount` to `receiver`, ready for `Account.sign_transaction`."""
+    tx = fee_fields(chain_id, nonce, max_fee, tip)
     if workload == "erc20":
         data = keccak(text="transfer(address,uint256)")[:4] + encode(
             ["address", "uint256"], [to_checksum_address(receiver), amount]
@@ -191,9 +196,12 @@ class WorkloadChain:
         value: int = 0,
         gas: int = CONTRACT_GAS,
     ) -> BlockTransaction:
-        """A contract call from `sender` paying `value` wei."""
-        fields = user_tx_fields("transfers", self.chain_id, nonce, to, value, self._max_fee, _TIP)
-        return self._count(self.sign(sender, {**fields, "data": data, "gas": gas}))
+        """A contract call from `sender` paying `value` wei (`to` empty: a creation, `data`
+        its init code)."""
+        fields = fee_fields(self.chain_id, nonce, self._max_fee, _TIP)
+        target = to_checksum_address(to) if to else b""
+        fields.update(to=target, value=value, data=data, gas=gas)
+        return self._count(self.sign(sender, fields))
 
     def sign(self, sender: DevAccount, fields: dict[str, object]) -> BlockTransaction:
         """`fields` signed by `sender`, decoded as the chain decodes it."""
