@@ -72,7 +72,7 @@ class _CallKeepingBalanceUnread:
         self.has_value = not isinstance(opcode, StaticCall | DelegateCall)
 
     def __call__(self, computation: ComputationAPI) -> None:
-        if not self.has_value or _third_on_stack(computation) == 0:  # CALL's value operand
+        if not self.has_value or _value_operand(computation) == 0:
             db: RecordingAccountDB = computation.state._account_db  # type: ignore[attr-defined]
             db.unread_balance = computation.msg.storage_address
             try:
@@ -83,8 +83,13 @@ class _CallKeepingBalanceUnread:
             self.opcode(computation=computation)
 
 
-def _third_on_stack(computation: ComputationAPI) -> int:
-    value = computation._stack.values[-3]  # type: ignore[attr-defined]
+def _value_operand(computation: ComputationAPI) -> int | None:
+    """CALL's and CALLCODE's value (third on the stack), None if the stack is too short (the
+    opcode then fails on its own)."""
+    values = computation._stack.values  # type: ignore[attr-defined]
+    if len(values) < 3:
+        return None
+    value = values[-3]
     return value if isinstance(value, int) else int.from_bytes(value, "big")
 
 

@@ -439,6 +439,23 @@ def test_random_mixed_blocks_match_sequential(
     run_both(blocks, parallel, _random_block(blocks, kinds))
 
 
+def test_call_with_too_short_a_stack_fails_in_the_evm_in_both(
+    blocks: Blocks, parallel: ParallelExecutor
+) -> None:
+    """A contract whose code is a lone CALL underflows the stack: the EVM's error, the same in
+    both executors (the parallel one peeks at CALL's value operand first)."""
+    lone_call = bytes.fromhex("60f160005360016000f3")  # deploys the 1-byte runtime 0xf1
+    created = Address(generate_contract_address(_address(blocks.sender(0)), 0))
+    txs = [
+        blocks.chain.sign(
+            blocks.sender(0), {**blocks._fields(0), "data": lone_call, "gas": 100_000}
+        ),
+        *(blocks.call(i, created, b"", 50_000) for i in range(1, 12)),
+    ]
+    result = run_both(blocks, parallel, txs)
+    assert all("InsufficientStack" in (r.error or "") for r in result.results[1:])
+
+
 def test_read_after_write_in_one_block_matches_sequential(
     blocks: Blocks, parallel: ParallelExecutor
 ) -> None:
