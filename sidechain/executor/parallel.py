@@ -62,6 +62,7 @@ _BATCH_SIZES = (8, 16, 32)  # small first batches: a dependency chain shows with
 _DEPTH = 2  # batches in flight per worker, so a worker never waits for the coordinator
 _WINDOW = 16  # the last speculative outcomes looked at to detect a dependency chain
 _PROBE_AFTER = 64  # transactions run here, once speculation stopped, before trying it again
+# (doubled each time a probe finds the chain still there)
 _PROBE_LEAD = 32  # a probe speculates that far ahead, so the coordinator never waits for it
 _MAX_DEATHS_PER_BLOCK = 4
 
@@ -250,6 +251,7 @@ class _BlockRun:
         self.outcomes: list[int] = []  # 1 per failed speculation, 0 per valid one
         self.speculating = True
         self.serial_run = 0  # transactions run here since speculation last stopped
+        self.probe_after = _PROBE_AFTER // 2  # doubled when speculation stops
         self.lead = 0  # batches must start beyond committed_upto + lead
         self.committed_upto = -1  # the last transaction committed
         self.deaths = 0
@@ -415,12 +417,12 @@ class _BlockRun:
         return results
 
     def _probe_later(self) -> None:
-        """After `_PROBE_AFTER` transactions run here, speculate again from a little ahead:
+        """After `probe_after` transactions run here, speculate again from a little ahead:
         a dependency chain may end (a hot spot at the start of a block)."""
         if self.speculating:
             return
         self.serial_run += 1
-        if self.serial_run >= _PROBE_AFTER:
+        if self.serial_run >= self.probe_after:
             self.speculating, self.serial_run, self.lead = True, 0, _PROBE_LEAD
             self.outcomes.clear()
 
@@ -439,6 +441,8 @@ class _BlockRun:
         if self.speculating and len(self.outcomes) >= _WINDOW:
             # most speculations fail: a dependency chain, run it here (and probe again later)
             self.speculating = sum(self.outcomes[-_WINDOW:]) * 4 <= 3 * _WINDOW
+            if not self.speculating:
+                self.probe_after *= 2
         if changes is None:
             return None
         started = time.perf_counter()
