@@ -302,7 +302,6 @@ class PoolModel:
         m = self._listed(market)
         _require(market in LOANABLE, "market is collateral only", market)
         _require(amount > 0, "amount is zero", amount)
-        _require(amount <= m.cash, "not enough liquidity in the market", amount)
         if m.config.borrow_cap:
             borrowed = m.checkpoint(self.block).borrowed
             _require(borrowed + amount <= m.config.borrow_cap, "borrow cap exceeded", amount)
@@ -310,6 +309,7 @@ class PoolModel:
         m.add(m.debt, account, scaled)
         held = self.position(account)
         _require(held.debt <= held.power, "borrow exceeds the loan-to-value limit", amount)
+        _require(amount <= m.cash, "not enough liquidity in the market", amount)
         m.cash -= amount
         return scaled
 

@@ -338,7 +338,6 @@ def withdraw(market: uint8, amount: uint256) -> uint256:
             scaled = self._div_up(amount * RAY, index)
         assert paid > 0, "amount is zero"
         assert scaled <= balance, "withdrawal exceeds the supplied balance"
-        assert paid <= self._cash(market), "not enough liquidity in the market"
         self.scaled_supply[market][msg.sender] = balance - scaled
         self.total_scaled_supply[market] -= scaled
         self._push(market, msg.sender, paid)
@@ -356,7 +355,6 @@ def borrow(market: uint8, amount: uint256):
     assert market < LOANABLE, "market is collateral only"
     assert amount > 0, "amount is zero"
     now: Indices[LOANABLE] = self._indices_all()
-    assert amount <= self._cash(market), "not enough liquidity in the market"
     cap: uint256 = self.markets[market].borrow_cap
     if cap != 0:
         assert (self._checkpoint_totals(market) & LOW_128) + amount <= cap, "borrow cap exceeded"
@@ -471,7 +469,7 @@ def withdraw_reserves(market: uint8, amount: uint256, receiver: address):
     index: uint256 = self._indices(market).liquidity_index
     treasury: uint256 = self.treasury_scaled[market]
     assert amount <= treasury * index // RAY, "amount exceeds the reserves"
-    assert amount <= self._cash(market), "not enough liquidity in the market"
+    assert receiver != empty(address), "receiver is the zero address"
     self.treasury_scaled[market] = treasury - min(self._div_up(amount * RAY, index), treasury)
     self._push(market, receiver, amount)
     log ReservesWithdrawn(market=market, amount=amount, receiver=receiver)
@@ -832,10 +830,25 @@ def _pay_in(market: uint8, offered: uint256, used: uint256):
 
 @internal
 def _push(market: uint8, receiver: address, amount: uint256):
+    """
+    @dev Pay amount out of the pool, refusing with a clear reason when it holds less. For USDT
+         the token's own balance check decides: the pool never reads its USDT balance apart
+         from changing it, so that slot stays a pure counter (read once, written once).
+    """
     if market == MARKET_BTC:
+        assert amount <= self.balance // WEI_PER_SAT, "not enough liquidity in the market"
         raw_call(receiver, b"", value=amount * WEI_PER_SAT)
-    else:
-        assert extcall IERC20(usdt).transfer(receiver, amount), "token transfer failed"
+        return
+    success: bool = False
+    response: Bytes[32] = b""
+    success, response = raw_call(
+        usdt,
+        abi_encode(receiver, amount, method_id=method_id("transfer(address,uint256)")),
+        max_outsize=32,
+        revert_on_failure=False,
+    )
+    paid: bool = success and len(response) == 32 and convert(response, bool)
+    assert paid, "not enough liquidity in the market"
 
 
 @internal

@@ -80,10 +80,21 @@ def test_a_borrow_on_a_stale_price_is_refused(lending, evm, borrower):
     refused(lending, borrower, "price is stale", "borrow", MARKET_USDT, 10**8)
 
 
-def test_more_than_the_pool_holds_cannot_be_borrowed_or_withdrawn(lending, borrower, users):
-    refused(lending, borrower, "not enough liquidity in the market", "borrow", MARKET_BTC, 2 * BTC)
+def test_more_than_the_pool_holds_cannot_be_borrowed_or_withdrawn(
+    lending, evm, usdt, borrower, users
+):
+    rich = users[2]
+    mint_usdt(evm, usdt, rich, 10**14)
+    ok(lending.supply(rich, MARKET_USDT, 10**14))
+    refused(lending, rich, "not enough liquidity in the market", "borrow", MARKET_BTC, 2 * BTC)
     ok(lending.pool.transact(users[1], "borrow", MARKET_BTC, BTC // 2))
     refused(lending, borrower, "not enough liquidity in the market", "withdraw", MARKET_BTC, BTC)
+    # USDT: the token's own balance check refuses it, reported the same way
+    ok(lending.pool.transact(borrower, "borrow", MARKET_USDT, 4 * 10**12))
+    ok(lending.pool.transact(rich, "withdraw", MARKET_USDT, 10**14))
+    refused(
+        lending, users[1], "not enough liquidity in the market", "withdraw", MARKET_USDT, 10**13
+    )
 
 
 def test_withdrawing_more_than_the_balance_is_refused(lending, borrower):
