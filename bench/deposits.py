@@ -22,7 +22,7 @@ from eth_utils import to_checksum_address
 
 from regtest.binaries import install
 from regtest.node import BitcoindNode
-from relayer.testing import FederationSettings, LocalFederation, pay_btc
+from relayer.testing import FederationRig, FederationSettings, pay_btc
 
 OUTPUTS_PER_TX = 500
 SATS = 20_000
@@ -33,7 +33,7 @@ def measure(node: BitcoindNode, workdir: Path, deposits: int) -> dict[str, float
     settings = FederationSettings(
         confirmations=DEPTH, poll_interval=0.1, scan_start_height=int(node.getblockcount())
     )
-    federation = LocalFederation(workdir, node, settings)
+    federation = FederationRig(workdir, node, settings)
     federation.start()
     try:
         recipients = [to_checksum_address(secrets.token_bytes(20)) for _ in range(deposits)]
@@ -48,7 +48,7 @@ def measure(node: BitcoindNode, workdir: Path, deposits: int) -> dict[str, float
         ids = {event.deposit_id for event in federation.deposited_events()}
         assert len(ids) == deposits, f"{len(ids)} distinct mints for {deposits} deposits"
     finally:
-        federation.stop()
+        federation.close()
     return {
         "deposits": deposits,
         "members": settings.members,

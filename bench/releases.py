@@ -80,7 +80,7 @@ async def federation(node: BitcoindNode, workdir: Path) -> AsyncIterator[list[Lo
         server = SigningServer(member, others, "127.0.0.1", BASE_PORT + n)
         await server.start()
         client = PeerClient(key)
-        group = Federation(member, others, client, THRESHOLD)
+        group = Federation(member, others, client, THRESHOLD, rotation_blocks=10)
         members.append(
             Local(
                 sessions, Vault(settings, sessions, rpc), group, SpendRunner(group, sessions, rpc)

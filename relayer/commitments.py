@@ -1,16 +1,19 @@
-"""The commitment stage: every K sidechain blocks, anchor the state root on Bitcoin.
+"""The commitment stage: every K sidechain blocks (`vault.commitment_interval`), anchor the state
+root on Bitcoin.
 
-The anchor is a vault spend (funded by the vault, change back to it) whose only other output is
-OP_RETURN b"SLC1" + height (u64) + state root (32 bytes), signed m-of-n in the same round as a
-release; each member checks the root against its own node. The coordinator anchors the newest
-multiple of K not yet anchored (a member that was away never re-anchors old heights). The
-release stage tracks the anchor to the depth, then the commitment is `confirmed` and its
-fraud-proof window (claim kind `state_commitment`) opens. Checkpoint: the ledger's latest
-commitment.
+The anchor is a vault spend of its own (funded by the vault, change back to it) whose only other
+output is OP_RETURN b"SLC1" + height (u64) + state root (32 bytes). It goes through the same
+signing round as a release (`SpendRunner`, under the federation's spend lock, so the two stages
+never pick the same coins), and each member checks the root against its own node before it
+signs. The coordinator anchors the newest multiple of K not yet anchored (a member that was
+away never re-anchors old heights). The release stage tracks the anchor to the depth, then the
+commitment is `confirmed` and its fraud-proof window (claim kind `state_commitment`) opens.
+Checkpoint: the ledger's latest commitment. Crash points: after_commitment_signed,
+after_commitment_broadcast (in `SpendRunner`), after_commitment_confirmed (in the release
+stage's tracking).
 """
 
 import logging
-from dataclasses import dataclass
 
 from bitcoin.core import CTxOut
 from bitcoin.core.script import CScript
@@ -29,18 +32,11 @@ from relayer.vault import Vault
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CommitmentSettings:
-    interval_blocks: int = 100  # K: anchor every K sidechain blocks
-    rotation_blocks: int = 10  # coordinator turn length (as ReleaseSettings)
-
-
 class CommitmentStage:
     name = "commitments"
 
     def __init__(
         self,
-        settings: CommitmentSettings,
         rules: SpendRules,
         sessions: sessionmaker[Session],
         rpc: BitcoinRPC,
@@ -49,7 +45,6 @@ class CommitmentStage:
         chain: BridgeChain,
         faults: Faults | None = None,
     ) -> None:
-        self._settings = settings
         self._rules = rules
         self._sessions = sessions
         self._rpc = rpc
@@ -60,9 +55,9 @@ class CommitmentStage:
 
     async def execute(self) -> bool:
         bitcoin_height = int(await self._rpc.call("getblockcount"))
-        if not self._federation.is_coordinator(bitcoin_height, self._settings.rotation_blocks):
+        if not self._federation.is_coordinator(bitcoin_height):
             return False
-        interval = self._settings.interval_blocks
+        interval = self._vault.policy.commitment_interval
         height = (await self._chain.height()) // interval * interval
         with self._sessions() as session:
             ledger = Ledger(session)

@@ -8,25 +8,44 @@ point resumes from the last commit when started again.
 
 The daemon drives every loop in a task of its own: a step that raises a `SluiceError` (bitcoind
 or the node down, a refused call) is logged and retried after a back-off; anything else is
-logged with its traceback and retried too, so one bad step never stops the member.
-`Faults.reach(point)` is the test-only crash hook (`relayer.crash_at`).
+logged with its traceback and retried too, so one bad step never stops the member. It stops
+when its `stopping` event is set (`relayer.runner` sets it on SIGINT/SIGTERM).
+`Faults.reach(point)` is the test-only crash hook (`relayer.crash_at`, one of `CRASH_POINTS`).
 """
 
 import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from sluice.errors import SluiceError
+from sluice.errors import ConfigError, SluiceError
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
 STOP_GRACE_S = 5.0  # how long a stop waits for the steps under way
 CRASH_EXIT_CODE = 137
+# Every step boundary a test may crash a member at, in flow order (see each loop's docstring).
+CRASH_POINTS = (
+    # deposits (relayer.deposits)
+    "after_scan",
+    "after_mint",
+    "after_attest",
+    "after_submit",
+    # withdrawals (relayer.withdrawals)
+    "after_withdrawals_recorded",
+    "after_refund_sent",
+    # releases (relayer.release)
+    "after_release_signed",
+    "after_release_broadcast",
+    "after_release_told",
+    # state commitments (relayer.commitments, tracked by relayer.release)
+    "after_commitment_signed",
+    "after_commitment_broadcast",
+    "after_commitment_confirmed",
+)
 
 
 @runtime_checkable
@@ -49,18 +68,22 @@ class Loop(Protocol):
 
 
 class Faults:
-    """Test-only crash points: `reach(name)` exits the process with 137 when name == crash_at.
-
-    Names in the deposit flow: after_scan, after_attest, after_submit, after_mint.
-    """
+    """Test-only crash points: `reach(name)` exits the process with 137 when name == crash_at,
+    as a SIGKILL at that step boundary would; `crash_at` must name one of `CRASH_POINTS`."""
 
     def __init__(self, crash_at: str | None) -> None:
+        if crash_at is not None and crash_at not in CRASH_POINTS:
+            raise ConfigError(
+                f"relayer.crash_at must be one of {', '.join(CRASH_POINTS)}, got {crash_at!r}"
+            )
         self.crash_at = crash_at
 
     def reach(self, point: str) -> None:
         if point != self.crash_at:
             return
-        log.critical("crash_at=%s: exiting with %d as asked (fault injection)", point, 137)
+        log.critical(
+            "crash_at=%s: exiting with %d as asked (fault injection)", point, CRASH_EXIT_CODE
+        )
         for handler in logging.getLogger().handlers:
             handler.flush()
         sys.stderr.flush()
@@ -68,12 +91,15 @@ class Faults:
 
 
 class Daemon:
-    """Runs `loops` side by side until `stop()`; `unwind_all` passes a Bitcoin reorg on."""
+    """Runs `loops` side by side until `stop()` (or `stopping` is set); `unwind_all` passes a
+    Bitcoin reorg on."""
 
-    def __init__(self, loops: Sequence[Loop], poll_interval: float) -> None:
+    def __init__(
+        self, loops: Sequence[Loop], poll_interval: float, stopping: asyncio.Event | None = None
+    ) -> None:
         self.loops = list(loops)
         self._poll = poll_interval
-        self._stopping = asyncio.Event()
+        self._stopping = stopping or asyncio.Event()
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -91,22 +117,15 @@ class Daemon:
                 await loop.unwind(height)
 
     async def run(self) -> None:
-        """Until stopped (by `stop()` or SIGINT/SIGTERM): every loop steps in its own task."""
-        running = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            running.add_signal_handler(signum, self.stop)
-        try:
-            for loop in self.loops:
-                log.info("relayer: loop %s starts at checkpoint %s", loop.name, loop.checkpoint())
-            tasks = [asyncio.create_task(self._drive(loop), name=loop.name) for loop in self.loops]
-            await self._stopping.wait()
-            _, busy = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
-            for task in busy:  # a step cut short is one a kill -9 could cut short too
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                running.remove_signal_handler(signum)
+        """Until stopped: every loop steps in its own task."""
+        for loop in self.loops:
+            log.info("relayer: loop %s starts at checkpoint %s", loop.name, loop.checkpoint())
+        tasks = [asyncio.create_task(self._drive(loop), name=loop.name) for loop in self.loops]
+        await self._stopping.wait()
+        _, busy = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        for task in busy:  # a step cut short is one a kill -9 could cut short too
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         log.info("relayer: stopped cleanly")
 
     async def _drive(self, loop: Loop) -> None:

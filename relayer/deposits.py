@@ -2,18 +2,23 @@
 
 One `execute()` step, each part committed before the next (the crash points in brackets):
 1. the scanner follows bitcoind to its tip, `confirmed` at the depth    [after_scan]
-2. Deposited events of the Bridge since the cursor `deposits.sidechain` mark their deposits
-   `minted` (mint tx hash, block), in one transaction with the cursor    [after_mint]
+2. Deposited events of the Bridge since the cursor `deposits.sidechain` are stored
+   (`sidechain_mints`, whether or not this ledger holds the deposit yet), and every
+   `confirmed` or `attested` deposit with a stored mint becomes `minted` (mint tx hash,
+   block), in one transaction with the cursor                           [after_mint]
 3. unless deposits are paused: each `confirmed` deposit is signed with the member's EVM key,
    the signature stored and the deposit moved to `attested`, in one transaction [after_attest]
 4. every `attested` deposit is (re)submitted to the node, at most every `resubmit_after`
-   seconds; "already minted" sends us to the Bridge's log for its mint [after_submit]
+   seconds; "already minted" means its Deposited event is, or will be, read in step 2
+                                                                        [after_submit]
+Each Deposited event is read once: a deposit that reaches the depth here after its mint (the
+other members were quicker) finds the mint in `sidechain_mints`, never by rescanning the chain.
 
 Restart safety: everything the member did is in its ledger; a re-signed attestation is the
 same bytes (RFC 6979); the node keeps attestations across restarts and the Bridge mints a
 deposit id once, so a replay can never mint twice. A reorg shallower than the depth never
 reaches step 3 (the scanner confirms only at the depth); one that removes a deposit already
-past the depth pauses deposits (`bridge.paused` in the ledger, an audit row, an error log).
+past the depth pauses deposits (`ledger.pause`, an audit row, an error log).
 """
 
 import asyncio
@@ -27,12 +32,11 @@ from eth_utils import to_canonical_address
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.scanner import DepositScanner
-from bridge.ledger import Asset, Deposit, DepositStatus, Ledger
-from relayer.api.bridge_state import pause_state, set_paused
+from bridge.ledger import Asset, Deposit, DepositStatus, Ledger, SidechainMint
 from relayer.daemon import Faults
 from relayer.errors import AttestationRefused
 from relayer.keys import MemberKeys
-from relayer.node_client import BRIDGE_EVENT_TOPICS, Deposited, NodeClient, decode_bridge_log
+from relayer.node_client import Deposited, NodeClient
 from sidechain.attestation import Attestation, sign_attestation
 from sidechain.predeploys import BRIDGE_ADDRESS
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT
@@ -40,8 +44,8 @@ from sidechain.system_tx import ASSET_BTC, ASSET_USDT
 log = logging.getLogger(__name__)
 CURSOR = "deposits.sidechain"
 SIGNATURE_KIND = "deposit_attestation"
-TXIDS_PER_QUERY = 50
 ASSET_CODES = {Asset.BTC: ASSET_BTC, Asset.USDT: ASSET_USDT}
+ASSETS = {code: asset for asset, code in ASSET_CODES.items()}
 _PAST_DEPTH = (DepositStatus.CONFIRMED, DepositStatus.ATTESTED, DepositStatus.MINTED)
 
 OnReorg = Callable[[int], Coroutine[Any, Any, None]]
@@ -95,13 +99,13 @@ class PausingScanner(DepositScanner):
             hashes = [block.hash for block in ledger.blocks.recent(above)]
             deep = [d.id for d in ledger.deposits.in_blocks(hashes) if d.status in _PAST_DEPTH]
             if deep:
-                # The pause reason is a cursor tag (128 chars at most): the ids go to the audit.
+                # The pause reason is short (the ledger keeps 200 chars): the ids go to the audit.
                 reason = (
                     f"Bitcoin reorg to height {to_height} removed {len(deep)} deposit(s) "
                     f"past the confirmation depth"
                 )
                 log.error("deposits paused: %s: %s", reason, ", ".join(deep))
-                set_paused(ledger, True, reason)
+                ledger.pause.set(True, reason)
                 ledger.audit.append(
                     "bridge", "deposits", "deep_reorg", detail={"height": to_height, "ids": deep}
                 )
@@ -159,7 +163,7 @@ class DepositLoop:
 
     def _paused(self) -> bool:
         with self._sessions() as session:
-            state = pause_state(Ledger(session))
+            state = Ledger(session).pause.state()
         if state.paused != self._was_paused:
             if state.paused:
                 log.error("deposits: paused, not attesting (%s)", state.reason)
@@ -203,20 +207,17 @@ class DepositLoop:
             return
         gate = asyncio.Semaphore(self._settings.submit_concurrency)
 
-        async def submit(deposit: Deposit, signature: bytes) -> str | None:
+        async def submit(deposit: Deposit, signature: bytes) -> None:
             async with gate:
                 try:
                     await self._node.submit_attestation(attestation_of(deposit), signature)
                 except AttestationRefused as refusal:
-                    if refusal.already_minted:
-                        return deposit.id
-                    log.error("deposits: node refused %s: %s", deposit.id, refusal.message)
+                    if not refusal.already_minted:  # minted: its event reaches _follow_mints
+                        log.error("deposits: node refused %s: %s", deposit.id, refusal.message)
                 self._submitted_at[deposit.id] = time.monotonic()
-                return None
 
-        minted = await asyncio.gather(*(submit(d, s) for d, s in due))
+        await asyncio.gather(*(submit(d, s) for d, s in due))
         self._faults.reach("after_submit")
-        await self._find_mints({deposit_id for deposit_id in minted if deposit_id})
 
     def _signature(self, ledger: Ledger, deposit: Deposit) -> bytes:
         stored = ledger.signatures.find(SIGNATURE_KIND, deposit.id, self._signer.keys.address)
@@ -225,83 +226,52 @@ class DepositLoop:
     # -- mints -------------------------------------------------------------------------------
 
     async def _follow_mints(self) -> bool:
-        """Apply the Deposited events after the cursor; True when more blocks are waiting."""
+        """Store the Deposited events after the cursor and apply every stored mint to the
+        deposits now at the depth here; True when more blocks are waiting."""
         with self._sessions() as session:
             start = Ledger(session).cursors.position(CURSOR, -1) + 1
         head = await self._node.block_number()
-        if start > head:
-            return False
         end = min(head, start + self._settings.event_batch_blocks - 1)
-        events = await self._node.bridge_events(start, end, ["Deposited"])
-        self._record_mints([e for e in events if isinstance(e, Deposited)], cursor=end)
-        return end < head
-
-    async def _find_mints(self, deposit_ids: set[str]) -> None:
-        """Mints the node reports that the event cursor already passed (the deposit was not
-        yet at the depth here when its Deposited log went by): look them up by txid topic."""
-        if not deposit_ids:
-            return
-        with self._sessions() as session:
-            end = Ledger(session).cursors.position(CURSOR, -1)
-        txids = sorted({"0x" + deposit_id.split(":")[0] for deposit_id in deposit_ids})
-        step, found = self._settings.event_batch_blocks, []
-        for start in range(0, end + 1, step):
-            for first in range(0, len(txids), TXIDS_PER_QUERY):
-                topics = [
-                    BRIDGE_EVENT_TOPICS["Deposited"],
-                    None,
-                    txids[first : first + TXIDS_PER_QUERY],
-                ]
-                logs = await self._node.get_logs(
-                    start, min(end, start + step - 1), BRIDGE_ADDRESS, topics
-                )
-                events = (decode_bridge_log(raw) for raw in logs)
-                found += [
-                    e for e in events if isinstance(e, Deposited) and e.deposit_id in deposit_ids
-                ]
-        self._record_mints(found, cursor=None)
-
-    def _record_mints(self, events: list[Deposited], cursor: int | None) -> None:
+        events = [] if start > head else await self._node.bridge_events(start, end, ["Deposited"])
         marked = 0
         with self._sessions.begin() as session:
             ledger = Ledger(session)
             for event in events:
-                marked += self._record_mint(ledger, event)
-            if cursor is not None:
-                ledger.cursors.set(CURSOR, cursor)
+                if isinstance(event, Deposited):
+                    ledger.mints.record(
+                        deposit_id=event.deposit_id,
+                        asset=ASSETS[event.asset],
+                        amount=event.amount,
+                        recipient=event.recipient,
+                        tx_hash=event.at.tx_hash,
+                        block_number=event.at.block_number,
+                    )
+            for deposit, mint in ledger.mints.awaiting():
+                marked += self._record_mint(ledger, deposit, mint)
+            if start <= head:
+                ledger.cursors.set(CURSOR, end)
         if marked:
             log.info("deposits: recorded %d mint(s)", marked)
             self._faults.reach("after_mint")
+        return end < head
 
-    def _record_mint(self, ledger: Ledger, event: Deposited) -> int:
-        deposit = ledger.deposits.get(event.deposit_id)
-        if deposit is None or deposit.status not in (
-            DepositStatus.CONFIRMED,
-            DepositStatus.ATTESTED,
-        ):
-            if deposit is not None and deposit.status is not DepositStatus.MINTED:
-                log.warning(
-                    "deposits: %s minted on the sidechain while %s here",
-                    event.deposit_id,
-                    deposit.status,
-                )
-            return 0
+    def _record_mint(self, ledger: Ledger, deposit: Deposit, mint: SidechainMint) -> int:
         expected = attestation_of(deposit)
-        if (expected.asset, expected.amount, "0x" + expected.recipient.hex()) != (
-            event.asset,
-            event.amount,
-            event.recipient,
+        if (Asset(deposit.asset), expected.amount, "0x" + expected.recipient.hex()) != (
+            mint.asset,
+            mint.amount,
+            mint.recipient,
         ):
             log.error(
                 "deposits: mint of %s differs from the ledger (asset %s amount %s to %s)",
-                event.deposit_id,
-                event.asset,
-                event.amount,
-                event.recipient,
+                deposit.id,
+                mint.asset,
+                mint.amount,
+                mint.recipient,
             )
             return 0
         if deposit.status is DepositStatus.CONFIRMED:
             self._attest(ledger, deposit)  # we saw it at the depth too: our signature stands
-        ledger.deposits.mark_minted(deposit.id, event.at.tx_hash, event.at.block_number)
+        ledger.deposits.mark_minted(deposit.id, mint.tx_hash, mint.block_number)
         self._submitted_at.pop(deposit.id, None)
         return 1

@@ -3,7 +3,8 @@
 For members 1..n it writes, each in its own folder (members never share a file or a database):
     DIR/member-<i>/keys.json      the member's Bitcoin and EVM keys, mode 0600
     DIR/member-<i>/relayer.toml   its config (0600: bitcoind password): its own SQLite ledger,
-                                  bitcoind settings, peers
+                                  bitcoind settings, peers, the deposit rules and the [vault]
+                                  policy (every member must hold the same)
 and for everyone:
     DIR/federation.json           public: network, threshold, each member's Bitcoin public key,
                                   EVM address and signing URL (what the API and genesis need)
@@ -11,15 +12,23 @@ and for everyone:
                                   with gas), for `sluice node init --genesis`
 """
 
+import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_utils import to_checksum_address
 
 from relayer.errors import FederationSetupError
-from relayer.keys import MemberKeys, write_keys_file, write_private_file
+from relayer.keys import (
+    MemberKeys,
+    load_keys_file,
+    replace_private_file,
+    write_keys_file,
+    write_private_file,
+)
 from sidechain.genesis import DEV_CHAIN_ID
+from sluice.config import BridgeConfig, RelayerConfig, VaultConfig
 
 MEMBER_GAS_WEI = 100 * 10**18
 MAX_MEMBERS = 15  # a bare m-of-n CHECKMULTISIG in P2WSH
@@ -40,6 +49,12 @@ class FederationPlan:
     node_rpc_url: str = "http://127.0.0.1:8545"
     confirmations: int = 6
     chain_id: int = DEV_CHAIN_ID
+    usdt_property_id: int = 31
+    scan_start_height: int = 0  # Bitcoin height the relayers start scanning (and Omni) at
+    challenge_window_blocks: int = 6
+    poll_interval: float = 1.0
+    resubmit_after: float = 5.0
+    vault: VaultConfig = field(default_factory=VaultConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.members <= MAX_MEMBERS:
@@ -48,6 +63,16 @@ class FederationPlan:
             raise FederationSetupError(
                 f"--threshold must be 1..{self.members} (the members), got {self.threshold}"
             )
+        # The settings each member's config will hold, checked now: nothing is written if bad.
+        BridgeConfig(
+            usdt_property_id=self.usdt_property_id,
+            challenge_window_blocks=self.challenge_window_blocks,
+        )
+        RelayerConfig(
+            poll_interval=self.poll_interval,
+            resubmit_after=self.resubmit_after,
+            scan_start_height=self.scan_start_height,
+        )
         if not 1024 <= self.signing_port_base <= 65535 - self.members:
             raise FederationSetupError(
                 f"--signing-port-base must leave room for {self.members} ports below 65536, "
@@ -69,9 +94,34 @@ def init_federation(plan: FederationPlan) -> list[MemberKeys]:
         folder.mkdir(mode=0o700, exist_ok=True)
         write_keys_file(folder / "keys.json", keys)
         write_private_file(folder / "relayer.toml", member_config(plan, keys, members, folder))
+    _write_public_files(plan, members)
+    return members
+
+
+def open_federation(plan: FederationPlan) -> list[MemberKeys]:
+    """The federation `init_federation` wrote in `plan.directory`: its members' keys, with each
+    member's config and the public files written again from `plan` (the keys never change; a
+    bitcoind password or a port may, between two runs of a devnet)."""
+    found = sorted(plan.directory.glob("member-*"))
+    if len(found) != plan.members or not (plan.directory / "federation.json").exists():
+        raise FederationSetupError(
+            f"{plan.directory} does not hold a federation of {plan.members} members "
+            f"({len(found)} member folders)"
+        )
+    members = [
+        load_keys_file(plan.directory / f"member-{i}" / "keys.json")
+        for i in range(1, plan.members + 1)
+    ]
+    for keys in members:
+        folder = plan.directory / f"member-{keys.member_id}"
+        replace_private_file(folder / "relayer.toml", member_config(plan, keys, members, folder))
+    _write_public_files(plan, members)
+    return members
+
+
+def _write_public_files(plan: FederationPlan, members: list[MemberKeys]) -> None:
     (plan.directory / "federation.json").write_text(public_description(plan, members))
     (plan.directory / "genesis.toml").write_text(genesis_toml(plan, members))
-    return members
 
 
 def public_description(plan: FederationPlan, members: list[MemberKeys]) -> str:
@@ -120,6 +170,8 @@ url = "sqlite:///{ledger}"
 [bridge]
 federation_pubkeys = {_toml_list([m.bitcoin_public.hex() for m in members])}
 threshold = {plan.threshold}
+usdt_property_id = {plan.usdt_property_id}
+challenge_window_blocks = {plan.challenge_window_blocks}
 
 [relayer]
 member_id = {keys.member_id}
@@ -128,7 +180,18 @@ node_rpc_url = "{plan.node_rpc_url}"
 signing_port = {plan.signing_port_base + keys.member_id}
 peer_addresses = {_toml_list([p.address for p in peers])}
 peer_urls = {_toml_list([plan.signing_url(p.member_id) for p in peers])}
-"""
+poll_interval = {plan.poll_interval}
+resubmit_after = {plan.resubmit_after}
+scan_start_height = {plan.scan_start_height}
+
+[vault]
+{_toml_table(plan.vault)}"""
+
+
+def _toml_table(section: VaultConfig) -> str:
+    return "".join(
+        f"{item.name} = {getattr(section, item.name)}\n" for item in dataclasses.fields(section)
+    )
 
 
 def genesis_toml(plan: FederationPlan, members: list[MemberKeys]) -> str:

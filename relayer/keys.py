@@ -172,3 +172,11 @@ def write_private_file(path: Path, text: str) -> None:
         raise KeysError(f"{path} already exists; refusing to overwrite it") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+
+
+def replace_private_file(path: Path, text: str) -> None:
+    """Write `path` anew, mode 0600 from the start, replacing it atomically."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    write_private_file(partial, text)
+    partial.replace(path)

@@ -3,7 +3,7 @@
 Adding a loop is adding its factory here (see relayer.runner for what a factory gets).
 """
 
-from relayer.release_loops import withdrawal_loops
+from relayer.release_loops import federation_loops
 from relayer.runner import LoopFactory, deposit_loops
 
-LOOP_FACTORIES: list[LoopFactory] = [deposit_loops, withdrawal_loops]
+LOOP_FACTORIES: list[LoopFactory] = [deposit_loops, federation_loops]

@@ -1,16 +1,24 @@
-"""The release stage: batch ready withdrawals into one vault spend, sign it m-of-n, broadcast it,
-bump it by RBF when stuck, track every vault spend to the depth, and tell the Bridge.
+"""The release stage: batch ready withdrawals into vault spends, sign them m-of-n, broadcast them,
+bump them by RBF when stuck, track every vault spend to the depth, and tell the Bridge.
+
+Batching is per asset. BTC withdrawals are batched: one release pays every ready one (up to
+`vault.max_batch`). USDT moves by an Omni class C simple send, which carries one amount to one
+reference output, so a release carries at most one USDT payout; several ready USDT withdrawals
+go out in one release each in the same step, each sent from a different vault address (the
+sender's anchor coin is spent by the first send, and its new anchor is unconfirmed until the
+next block). The first release of a step carries the BTC batch and the first USDT payout.
 
 Every vault spend is a `releases` row (a state commitment's anchor is one with no payments),
 so one tracker follows them all. Only the coordinator of the current Bitcoin height builds,
 bumps and tells the sidechain; every member tracks what it signed. Checkpoint: the ledger's
 statuses are what a killed member resumes from; the cursor `releases.bitcoin` is the Bitcoin
-height last tracked, and `told:<txid prefix>` marks a release the Bridge has been told of.
-Crash points (`Faults`): after_release_signed, after_release_broadcast, after_release_told.
+height last tracked, and `releases.sidechain_told_at` marks a release the Bridge was told of.
+Crash points (`Faults`): after_release_signed, after_release_broadcast (and
+after_commitment_signed, after_commitment_broadcast for anchors, which share `SpendRunner`),
+after_release_told, after_commitment_confirmed.
 """
 
 import logging
-from dataclasses import dataclass
 
 from bitcoin.core import CTxOut, b2lx
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,16 +68,6 @@ BRIDGE_REQUESTED = 1
 CURSOR = "releases.bitcoin"
 
 
-@dataclass(frozen=True)
-class ReleaseSettings:
-    confirmations: int = 6  # a release is final (and the Bridge told) at this depth
-    rbf_after_blocks: int = 3  # unconfirmed this many blocks after broadcast: bump the fee
-    rbf_bump_percent: int = 125  # the replacement's fee rate, at least, vs. the replaced one
-    max_batch: int = 200  # withdrawals per release at most
-    rotation_blocks: int = 10  # coordinator turn length, in Bitcoin blocks
-    claim_window_blocks: int = 6  # fraud-proof window of a release / commitment claim
-
-
 class SpendRunner:
     """Coordinator side of one vault spend: sign round, finalise, broadcast, announce."""
 
@@ -87,13 +85,14 @@ class SpendRunner:
 
     async def run(self, proposal: SpendProposal) -> str | None:
         """The broadcast txid, or None when the round failed (the spend is then abandoned)."""
+        kind = "release" if proposal.commitment is None else "commitment"
         try:
             psbt = await self._federation.sign_spend(proposal)
         except ReleaseFlowError as error:
             log.warning("spend %s not signed: %s", proposal.txid, error)
             self._abandon(proposal.txid, str(error))
             return None
-        self._faults.reach("after_release_signed")
+        self._faults.reach(f"after_{kind}_signed")
         tx = finalize(psbt)
         raw = tx.serialize().hex()
         with self._sessions.begin() as session:
@@ -102,7 +101,7 @@ class SpendRunner:
                 ledger.releases.move(proposal.txid, ReleaseStatus.SIGNED)
         if not await self._send(proposal.txid, raw):
             return None
-        self._faults.reach("after_release_broadcast")
+        self._faults.reach(f"after_{kind}_broadcast")
         height = int(await self._rpc.call("getblockcount"))
         commitment = None if proposal.commitment is None else proposal.commitment.height
         with self._sessions.begin() as session:
@@ -174,7 +173,7 @@ class ReleaseStage:
 
     def __init__(
         self,
-        settings: ReleaseSettings,
+        confirmations: int,
         rules: SpendRules,
         sessions: sessionmaker[Session],
         rpc: BitcoinRPC,
@@ -183,7 +182,8 @@ class ReleaseStage:
         chain: BridgeChain,
         faults: Faults | None = None,
     ) -> None:
-        self._settings = settings
+        self._confirmations = confirmations  # a spend is final (and the Bridge told) this deep
+        self._policy = vault.policy
         self._rules = rules
         self._sessions = sessions
         self._rpc = rpc
@@ -198,7 +198,7 @@ class ReleaseStage:
         did = await self._track(tip)
         with self._sessions.begin() as session:
             Ledger(session).cursors.set(CURSOR, tip)
-        if not self._federation.is_coordinator(tip, self._settings.rotation_blocks):
+        if not self._federation.is_coordinator(tip):
             return did
         async with self._federation.spend_lock:
             did |= await self._runner.resume()
@@ -237,20 +237,23 @@ class ReleaseStage:
             depth = int(info.get("confirmations", 0))
             block_hash = info.get("blockhash")
             height = None if block_hash is None else tip - depth + 1
+            anchored = False
             with self._sessions.begin() as session:
                 ledger = Ledger(session)
-                if depth >= self._settings.confirmations and block_hash is not None:
+                if depth >= self._confirmations and block_hash is not None:
                     ledger.releases.mark_confirmed(
                         txid, block_height=height or 0, block_hash=block_hash, confirmations=depth
                     )
-                    self._on_confirmed(ledger, txid, height or 0)
+                    anchored = self._on_confirmed(ledger, txid, height or 0)
                     did = True
                 else:
                     ledger.releases.set_confirmations(txid, depth, height, block_hash)
+            if anchored:
+                self._faults.reach("after_commitment_confirmed")
         return did
 
-    def _on_confirmed(self, ledger: Ledger, txid: str, height: int) -> None:
-        """Open the claim's fraud-proof window; a commitment anchor is confirmed too."""
+    def _on_confirmed(self, ledger: Ledger, txid: str, height: int) -> bool:
+        """Open the claim's fraud-proof window; a commitment anchor is confirmed too (True)."""
         release = ledger.releases.require(txid)
         psbt = Psbt.from_base64(release.psbt or "")
         anchored = [decode_commitment(bytes(out.scriptPubKey)) for out in psbt.tx.vout]
@@ -267,8 +270,9 @@ class ReleaseStage:
             operator=self._federation.member.keys.address,
             clock=WindowClock.BITCOIN,
             opened_at_height=height,
-            closes_at_height=height + self._settings.claim_window_blocks,
+            closes_at_height=height + self._policy.claim_window_blocks,
         )
+        return bool(heights)
 
     async def _bump_stuck(self, tip: int) -> bool:
         with self._sessions() as session:
@@ -278,7 +282,7 @@ class ReleaseStage:
                 for r in ledger.releases.with_status(ReleaseStatus.BROADCAST)
                 if r.confirmations == 0
                 and r.broadcast_height is not None
-                and tip - r.broadcast_height >= self._settings.rbf_after_blocks
+                and tip - r.broadcast_height >= self._policy.rbf_after_blocks
             ]
             work = [
                 (r.txid, r.psbt or "", r.fee_rate, r.fee, list(ledger.releases.withdrawals(r.txid)))
@@ -291,11 +295,16 @@ class ReleaseStage:
         did = False
         for txid, psbt_text, old_rate, old_fee, withdrawals in work:
             old = Psbt.from_base64(psbt_text)
-            rate = max(
-                await self._vault.fee_rate(),
-                old_rate * self._settings.rbf_bump_percent // 100,
-                old_rate + INCREMENTAL_FEE,
+            rate = min(
+                self._policy.max_fee_rate,
+                max(
+                    await self._vault.fee_rate(),
+                    old_rate * self._policy.rbf_bump_percent // 100,
+                    old_rate + INCREMENTAL_FEE,
+                ),
             )
+            if rate <= old_rate:  # at the ceiling the members sign: it waits as it is
+                continue
             coins = [_coin_of(old, i) for i in range(len(old.inputs))]
             usdt = None
             if any(w.asset == Asset.USDT for w in withdrawals):
@@ -327,8 +336,7 @@ class ReleaseStage:
             ledger = Ledger(session)
             pending = [
                 (r.txid, [w.id for w in ledger.releases.withdrawals(r.txid)])
-                for r in ledger.releases.with_status(ReleaseStatus.CONFIRMED)
-                if ledger.cursors.get(_told(r.txid)) is None
+                for r in ledger.releases.untold()
             ]
         did = False
         for txid, withdrawal_ids in pending:
@@ -339,7 +347,7 @@ class ReleaseStage:
                 log.info("release %s not yet recorded on the sidechain: %s", txid, error)
                 continue
             with self._sessions.begin() as session:
-                Ledger(session).cursors.set(_told(txid), 1)
+                Ledger(session).releases.mark_told(txid)
             did = True
         return did
 
@@ -355,34 +363,40 @@ class ReleaseStage:
         self._faults.reach("after_release_told")
 
     async def _release_ready(self) -> bool:
-        with self._sessions() as session:
-            ready = list(
-                Ledger(session).withdrawals.with_status(
-                    WithdrawalStatus.READY, limit=self._settings.max_batch
+        """Pay the ready withdrawals, batched per asset (see the module docstring)."""
+        did = False
+        senders: set[str] = set()  # addresses already sending USDT in this step
+        while True:
+            with self._sessions() as session:
+                ready = list(
+                    Ledger(session).withdrawals.with_status(
+                        WithdrawalStatus.READY, limit=self._policy.max_batch
+                    )
                 )
+            vault = await self._vault.coins()
+            batch = [w for w in ready if w.asset == Asset.BTC]
+            usdt = None
+            for candidate in (w for w in ready if w.asset == Asset.USDT):
+                usdt = vault.usdt_source(candidate.amount, exclude=senders)
+                if usdt is not None:
+                    batch.append(candidate)
+                    senders.add(usdt.anchor.deposit.address(self._vault.settings.network))
+                    break
+            if not batch:
+                if any(w.asset == Asset.USDT for w in ready):
+                    log.info("ready USDT withdrawals wait for a vault address that can send them")
+                return did
+            plan = build_spend(
+                await self._payouts(batch),
+                vault.funding,
+                self._vault.settings.change,
+                await self._vault.fee_rate(),
+                self._rules,
+                usdt=usdt,
             )
-        if not ready:
-            return False
-        vault = await self._vault.coins()
-        btc = [w for w in ready if w.asset == Asset.BTC]
-        usdt = None
-        for candidate in (w for w in ready if w.asset == Asset.USDT):
-            usdt = vault.usdt_source(candidate.amount)
-            if usdt is not None:
-                btc.append(candidate)  # at most one Omni send per transaction
-                break
-        if not btc:
-            log.warning("no vault address holds enough USDT for the ready withdrawals")
-            return False
-        plan = build_spend(
-            await self._payouts(btc),
-            vault.funding,
-            self._vault.settings.change,
-            await self._vault.fee_rate(),
-            self._rules,
-            usdt=usdt,
-        )
-        return await self._runner.run(_proposal(plan)) is not None
+            if await self._runner.run(_proposal(plan)) is None:
+                return did
+            did = True
 
     async def _payouts(self, withdrawals: list[Withdrawal]) -> list[Payout]:
         scripts = await address_scripts(self._rpc, (w.bitcoin_address for w in withdrawals))
@@ -411,7 +425,3 @@ def _coin_of(psbt: Psbt, index: int) -> VaultCoin:
 def _commitment_output(psbt: Psbt) -> CTxOut:
     (out,) = (o for o in psbt.tx.vout if decode_commitment(bytes(o.scriptPubKey)) is not None)
     return out
-
-
-def _told(txid: str) -> str:
-    return f"told:{txid[:58]}"

@@ -5,7 +5,9 @@ ledger holds as `ready` (requested and its window closed unchallenged), to that 
 address, the exact amount; the only other outputs allowed are the vault change, the USDT
 sender's anchor, one Omni send matching the USDT payment, and (for a commitment) the SLC1
 OP_RETURN of the state root its own node reports. Inputs must be vault coins its own bitcoind
-shows unspent with the amounts the PSBT claims. A replacement (RBF) must pay exactly the
+shows unspent with the amounts the PSBT claims, or, for a spend already broadcast (a member
+catching up, see relayer.gossip), inputs the signed transaction spends with `threshold` valid
+federation signatures over the claimed amounts. A replacement (RBF) must pay exactly the
 withdrawals of a release this member holds as broadcast, and spend all of that release's inputs.
 """
 
@@ -13,11 +15,13 @@ import struct
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from bitcoin.core import CTxOut, b2lx
-from bitcoin.core.script import OP_RETURN, CScript
+from bitcoin.core import CTransaction, CTxOut, b2lx
+from bitcoin.core.script import OP_RETURN, SIGHASH_ALL, CScript
+from coincurve import PublicKey
 
 from bridge.bitcoin.blocks import to_sats
 from bridge.bitcoin.deposit_script import DepositScript
+from bridge.bitcoin.deposit_spend import signature_hash
 from bridge.bitcoin.omni.payload import SimpleSend
 from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.bitcoin.script_errors import DepositScriptError
@@ -106,6 +110,10 @@ class SpendChecker:
         self._rpc = rpc
         self._state_root_at = state_root_at
 
+    @property
+    def settings(self) -> VaultSettings:
+        return self._settings
+
     async def refund_reason(self, withdrawal: Withdrawal) -> str | None:
         """Why a requested withdrawal cannot be paid on Bitcoin (so is refunded), or None."""
         return await self.refund_reason_of(
@@ -121,10 +129,14 @@ class SpendChecker:
             return f"{amount} sats is below the minimum payment of {minimum}"
         return None
 
-    async def check(self, proposal: SpendProposal, ledger: Ledger) -> None:
+    async def check(
+        self, proposal: SpendProposal, ledger: Ledger, signed: CTransaction | None = None
+    ) -> None:
+        """Refuse (`ReleaseRefused`) unless this member's ledger backs every input and output;
+        `signed`: the spend was broadcast already, as this fully signed transaction."""
         refuse = _refuser(proposal.txid)
         psbt = proposal.psbt
-        input_total, anchor_first = await self._check_inputs(proposal, ledger)
+        input_total, anchor_first = await self._check_inputs(proposal, ledger, signed)
         outputs = list(psbt.tx.vout)
         by_vout = {payment.vout: payment for payment in proposal.payments}
         if len(by_vout) != len(proposal.payments):
@@ -164,10 +176,13 @@ class SpendChecker:
         fee = input_total - sum(out.nValue for out in outputs)
         if fee < 0:
             raise refuse(f"outputs exceed inputs by {-fee} sats")
-        if proposal.fee_rate > self._settings.max_fee_rate:
-            raise refuse(f"fee rate {proposal.fee_rate} is above {self._settings.max_fee_rate}")
+        ceiling = self._settings.policy.max_fee_rate
+        if proposal.fee_rate > ceiling:
+            raise refuse(f"fee rate {proposal.fee_rate} is above {ceiling}")
 
-    async def _check_inputs(self, proposal: SpendProposal, ledger: Ledger) -> tuple[int, bool]:
+    async def _check_inputs(
+        self, proposal: SpendProposal, ledger: Ledger, signed: CTransaction | None
+    ) -> tuple[int, bool]:
         """The inputs' total, and whether input 0 is a USDT anchor rather than BTC funding."""
         refuse = _refuser(proposal.txid)
         psbt = proposal.psbt
@@ -199,10 +214,12 @@ class SpendChecker:
             if outpoint in busy:
                 raise refuse(f"input {index} ({outpoint}) is already spent by another vault spend")
             coin = await self._rpc.call("gettxout", txid, vout, False)
+            amount = entry.witness_utxo.nValue
             if coin is None:
-                raise refuse(f"input {index} ({outpoint}) is not an unspent confirmed coin")
-            if to_sats(coin["value"]) != entry.witness_utxo.nValue:
-                raise refuse(f"input {index} amount {entry.witness_utxo.nValue} is not the coin's")
+                if signed is None or not federation_signed(signed, index, amount, deposit):
+                    raise refuse(f"input {index} ({outpoint}) is not an unspent confirmed coin")
+            elif to_sats(coin["value"]) != amount:
+                raise refuse(f"input {index} amount {amount} is not the coin's")
             if address != change_address:
                 deposit_row = ledger.deposits.get(outpoint)
                 minted = deposit_row is not None and deposit_row.status == DepositStatus.MINTED
@@ -288,9 +305,47 @@ class SpendChecker:
             raise refuse(f"height {height} is not above the anchored {anchored.sidechain_height}")
         if height != claim.height or "0x" + root.hex() != claim.state_root.lower():
             raise refuse("the SLC1 output does not match the claimed commitment")
+        for release in ledger.releases.with_status(*LIVE_SPENDS):
+            if release.txid in (proposal.txid, proposal.replaces) or not release.psbt:
+                continue
+            outputs = Psbt.from_base64(release.psbt).tx.vout
+            if any(_anchors(bytes(out.scriptPubKey), height) for out in outputs):
+                raise refuse(f"height {height} is anchored already by {release.txid}")
         own = await self._state_root_at(height)
         if own is None or own.lower() != claim.state_root.lower():
             raise refuse(f"state root at {height} is {own} here, not {claim.state_root}")
+
+
+def _anchors(script: bytes, height: int) -> bool:
+    decoded = decode_commitment(script)
+    return decoded is not None and decoded[0] == height
+
+
+def federation_signed(tx: CTransaction, index: int, amount: int, deposit: DepositScript) -> bool:
+    """True when input `index` of the signed `tx` spends `deposit` with `threshold` valid
+    signatures (BIP143, over `amount` sats) of distinct federation members."""
+    if index >= len(tx.wit.vtxinwit):
+        return False
+    stack = list(tx.wit.vtxinwit[index].scriptWitness.stack)
+    if len(stack) < 2 or stack[-1] != deposit.witness_script:
+        return False
+    digest = signature_hash(tx, index, amount, deposit)
+    signers: set[bytes] = set()
+    for item in stack[1:-1]:
+        for key in deposit.federation_keys:
+            if key not in signers and _verifies(key, item, digest):
+                signers.add(key)
+                break
+    return len(signers) >= deposit.threshold
+
+
+def _verifies(key: bytes, signature: bytes, digest: bytes) -> bool:
+    if len(signature) < 2 or signature[-1] != SIGHASH_ALL:
+        return False
+    try:
+        return bool(PublicKey(key).verify(signature[:-1], digest, hasher=None))
+    except ValueError:
+        return False
 
 
 def _is_omni(script: bytes) -> bool:

@@ -1,17 +1,19 @@
-"""The withdrawal side's loop factory for `relayer.runner`: withdrawals, releases, commitments.
+"""The loop factory of everything that talks to the other members, for `relayer.runner`:
+withdrawals, releases, commitments, and the news feeds of relayer.gossip.
 
 Registered in `relayer.loops.LOOP_FACTORIES`. It starts this member's signing server (on
-`relayer.signing_host:port`, closed with `ctx.resources`) and builds the three stages over one
-`Federation`, so they share its spend lock. Settings not in the config yet use the dataclass
-defaults.
+`relayer.signing_host:port`, closed with `ctx.resources`) and builds the stages over one
+`Federation`, so the vault spends share its spend lock. Their settings come from the config:
+`[vault]` (fees, RBF, batch size, rotation, commitment interval),
+`bridge.challenge_window_blocks` and `bitcoin.confirmations`.
 """
 
 from collections.abc import Sequence
 
-from bridge.bitcoin.network import Network
-from relayer.commitments import CommitmentSettings, CommitmentStage
+from relayer.commitments import CommitmentStage
 from relayer.daemon import Loop
-from relayer.release import ReleaseSettings, ReleaseStage
+from relayer.gossip import AddressFeed, SpendFeed
+from relayer.release import ReleaseStage
 from relayer.release_build import SpendRules
 from relayer.release_check import SpendChecker
 from relayer.release_sidechain import BridgeChain
@@ -20,20 +22,14 @@ from relayer.signing import BridgeDomain, Peer, SigningMember
 from relayer.signing_client import Federation, PeerClient
 from relayer.signing_server import SigningServer
 from relayer.vault import Vault, VaultSettings
-from relayer.withdrawals import WithdrawalSettings, WithdrawalStage
+from relayer.withdrawals import WithdrawalStage
 from sidechain.predeploys import BRIDGE_ADDRESS
 
 
-async def withdrawal_loops(ctx: RelayerContext) -> Sequence[Loop]:
+async def federation_loops(ctx: RelayerContext) -> Sequence[Loop]:
     config = ctx.config
     bridge, relayer = config.bridge, config.relayer
-    network = str(Network.named(config.bitcoin.network))
-    vault_settings = VaultSettings(
-        federation_keys=tuple(bytes.fromhex(key) for key in bridge.federation_pubkeys),
-        threshold=bridge.threshold,
-        network=network,
-        usdt_property_id=bridge.usdt_property_id,
-    )
+    vault_settings = VaultSettings.from_config(config)
     rules = SpendRules(usdt_property_id=bridge.usdt_property_id)
     chain = BridgeChain(ctx.node, BRIDGE_ADDRESS, ctx.chain_id)
     checker = SpendChecker(vault_settings, rules, ctx.bitcoin, chain.state_root)
@@ -48,15 +44,11 @@ async def withdrawal_loops(ctx: RelayerContext) -> Sequence[Loop]:
     await ctx.resources.enter_async_context(server)
     client = PeerClient(ctx.keys)
     ctx.resources.push_async_callback(client.close)
-    federation = Federation(member, peers, client, bridge.threshold)
+    federation = Federation(member, peers, client, bridge.threshold, config.vault.rotation_blocks)
     vault = Vault(vault_settings, ctx.sessions, ctx.bitcoin)
-    release_settings = ReleaseSettings(confirmations=config.bitcoin.confirmations)
-    rotation = release_settings.rotation_blocks
     return [
         WithdrawalStage(
-            WithdrawalSettings(
-                challenge_window_blocks=bridge.challenge_window_blocks, rotation_blocks=rotation
-            ),
+            bridge.challenge_window_blocks,
             ctx.sessions,
             ctx.bitcoin,
             chain,
@@ -65,7 +57,7 @@ async def withdrawal_loops(ctx: RelayerContext) -> Sequence[Loop]:
             ctx.faults,
         ),
         ReleaseStage(
-            release_settings,
+            config.bitcoin.confirmations,
             rules,
             ctx.sessions,
             ctx.bitcoin,
@@ -74,14 +66,7 @@ async def withdrawal_loops(ctx: RelayerContext) -> Sequence[Loop]:
             chain,
             ctx.faults,
         ),
-        CommitmentStage(
-            CommitmentSettings(rotation_blocks=rotation),
-            rules,
-            ctx.sessions,
-            ctx.bitcoin,
-            vault,
-            federation,
-            chain,
-            ctx.faults,
-        ),
+        CommitmentStage(rules, ctx.sessions, ctx.bitcoin, vault, federation, chain, ctx.faults),
+        AddressFeed(ctx.sessions, federation),
+        SpendFeed(ctx.sessions, federation),
     ]

@@ -15,12 +15,14 @@ from bridge.ledger import Asset
 from relayer import node_client
 from relayer.node_client import NodeClient
 from relayer.release_errors import BridgeCallFailed
+from sidechain.system_tx import WEI_PER_SAT
 
 WITHDRAWALS = keccak(text="withdrawals(uint256)")[:4]
+# Bridge.withdrawals(id): sender, asset, amount (what Bitcoin pays), status, btc_txid, fee
+WITHDRAWAL_FIELDS = ["address", "uint8", "uint256", "uint8", "bytes32", "uint256"]
 MARK_RELEASED = keccak(text="mark_released(uint256,bytes32,bytes[])")[:4]
 REFUND = keccak(text="refund(uint256,bytes[])")[:4]
 ASSETS = {0: Asset.BTC, 1: Asset.USDT}
-WEI_PER_SAT = 10**10
 BRIDGE_TX_GAS = 400_000
 RECEIPT_TIMEOUT_S = 60.0
 
@@ -104,7 +106,7 @@ class BridgeChain:
         """The Bridge's status of a withdrawal: 1 requested, 2 released, 3 refunded (0 unknown)."""
         data = WITHDRAWALS + abi_encode(["uint256"], [int(withdrawal_id, 16)])
         raw = await self._node.eth_call(self._bridge, data)
-        fields = abi_decode(["address", "uint8", "uint256", "uint8", "bytes32"], raw)
+        fields = abi_decode(WITHDRAWAL_FIELDS, raw)
         return int(fields[3])
 
     async def mark_released(

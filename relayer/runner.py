@@ -94,8 +94,10 @@ async def _chain_id(node: NodeClient, daemon_stopping: asyncio.Event, poll: floa
 
 
 async def run_relayer(config: Config, factories: Sequence[LoopFactory]) -> None:
-    """Run member `config.relayer.member_id` until SIGINT/SIGTERM."""
+    """Run member `config.relayer.member_id` until SIGINT/SIGTERM (the one place that installs
+    the signal handlers: they set the event the daemon stops on)."""
     keys = load_member_keys(config.relayer)
+    faults = Faults(config.relayer.crash_at)
     engine = create_ledger_engine(config.ledger.url)
     upgrade_ledger(engine)
     log.info("relayer: member %d (%s) starting", keys.member_id, keys.address)
@@ -119,13 +121,13 @@ async def run_relayer(config: Config, factories: Sequence[LoopFactory]) -> None:
                 bitcoin=bitcoin,
                 node=node,
                 chain_id=chain_id,
-                faults=Faults(config.relayer.crash_at),
+                faults=faults,
                 resources=resources,
             )
             loops = [loop for factory in factories for loop in await factory(ctx)]
-            ctx.daemon = Daemon(loops, config.relayer.poll_interval)
-            if stopping.is_set():
-                return
+            ctx.daemon = Daemon(loops, config.relayer.poll_interval, stopping)
             await ctx.daemon.run()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            running.remove_signal_handler(signum)
         engine.dispose()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.deposit_spend import federation_witness, sign_digest, signature_hash
 from bridge.bitcoin.rpc import BitcoinRPC
+from bridge.bitcoin.script_errors import DepositScriptError
 from bridge.ledger import (
     CommitmentStatus,
     Ledger,
@@ -43,6 +44,7 @@ from sidechain.attestation import Release as ReleaseMessage
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_MESSAGE_AGE_S = 120
+MAX_ANNOUNCED_ADDRESSES = 500
 SPEND_SUBJECT = "vault_spend"
 
 
@@ -221,9 +223,49 @@ class SigningMember:
             signatures[index] = sign_digest(digest, self.keys.bitcoin)
         return signatures
 
+    def learn_addresses(self, announced: list[Any]) -> int:
+        """Store the deposit addresses a peer handed out, each derived here from its terms and
+        this member's own federation keys; returns how many were new. `BadPeerMessage` (and
+        nothing stored) if any entry is malformed."""
+        if not isinstance(announced, list) or len(announced) > MAX_ANNOUNCED_ADDRESSES:
+            raise BadPeerMessage(
+                f"addresses must be a list of at most {MAX_ANNOUNCED_ADDRESSES} entries"
+            )
+        vault = self._checker.settings
+        scripts = []
+        for entry in announced:
+            try:
+                script = DepositScript.create(
+                    entry["recipient"],
+                    vault.federation_keys,
+                    vault.threshold,
+                    entry.get("refund_pubkey"),
+                    entry.get("refund_timeout"),
+                )
+            except (KeyError, TypeError, AttributeError, DepositScriptError) as error:
+                raise BadPeerMessage(
+                    f"malformed deposit address terms {entry!r}: {error}"
+                ) from error
+            scripts.append(script)
+        with self._sessions.begin() as session:
+            addresses = Ledger(session).deposit_addresses
+            new = 0
+            for script in scripts:
+                address = script.address(vault.network)
+                new += addresses.get(address) is None
+                addresses.add(
+                    address,
+                    script.witness_script.hex(),
+                    "0x" + script.recipient.hex(),
+                    refund_pubkey=None if script.refund_key is None else script.refund_key.hex(),
+                    refund_timeout=script.timeout,
+                )
+        return new
+
     async def record_broadcast(self, proposal: SpendProposal, raw_tx: str, height: int) -> None:
-        """The coordinator broadcast a spend: follow it. A spend this member did not sign is
-        checked like a proposal first (so it learns only what its own ledger backs)."""
+        """A spend went out (the coordinator says so, or a peer passes it on): follow it. A
+        spend this member did not sign is checked like a proposal first, its coins possibly
+        spent already by this very transaction (so it learns only what its ledger backs)."""
         tx = CTransaction.deserialize(bytes.fromhex(raw_tx))
         if tx.GetTxid() != proposal.psbt.tx.GetTxid():
             raise BadPeerMessage("the raw transaction is not the announced spend")
@@ -231,7 +273,7 @@ class SigningMember:
             ledger = Ledger(session)
             release = ledger.releases.get(proposal.txid)
             if release is None:
-                await self._checker.check(proposal, ledger)
+                await self._checker.check(proposal, ledger, signed=tx)
                 self._record(ledger, proposal)
             if ledger.releases.require(proposal.txid).status == ReleaseStatus.SIGNING:
                 ledger.releases.move(proposal.txid, ReleaseStatus.SIGNED)

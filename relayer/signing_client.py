@@ -62,12 +62,18 @@ class Federation:
     """The coordinator's view of a round: ask every peer at once, stop at the threshold."""
 
     def __init__(
-        self, member: SigningMember, peers: Sequence[Peer], client: PeerClient, threshold: int
+        self,
+        member: SigningMember,
+        peers: Sequence[Peer],
+        client: PeerClient,
+        threshold: int,
+        rotation_blocks: int,
     ) -> None:
         self.member = member
         self.peers = tuple(peers)
         self._client = client
         self.threshold = threshold
+        self.rotation_blocks = rotation_blocks
         # Held while choosing coins and signing: two stages of one member never pick the
         # same vault coins for two spends.
         self.spend_lock = asyncio.Lock()
@@ -77,11 +83,11 @@ class Federation:
         """Every member's EVM address (this one included), sorted: the rotation order."""
         return sorted({self.member.keys.address, *(p.address.lower() for p in self.peers)})
 
-    def is_coordinator(self, bitcoin_height: int, rotation_blocks: int) -> bool:
+    def is_coordinator(self, bitcoin_height: int) -> bool:
         """Round-robin by Bitcoin height: a member that is down loses its turn after
         `rotation_blocks` blocks and the next one takes over."""
         members = self.addresses
-        turn = members[(bitcoin_height // rotation_blocks) % len(members)]
+        turn = members[(bitcoin_height // self.rotation_blocks) % len(members)]
         return turn == self.member.keys.address
 
     async def sign_spend(self, proposal: SpendProposal) -> Psbt:
@@ -106,6 +112,10 @@ class Federation:
         for reply in replies:
             signatures[str(reply["_sender"])] = bytes.fromhex(str(reply["signature"]))
         return signatures
+
+    async def tell(self, peer: Peer, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One message to one peer; its reply (`PeerRequestFailed` if it fails or refuses)."""
+        return await self._client.request(peer, kind, body)
 
     async def announce(self, body: dict[str, Any]) -> None:
         """Tell every peer a spend went out; a peer that is down learns it from bitcoind."""

@@ -2,7 +2,8 @@
 
 One endpoint, `POST /v1/peer`; the envelope's kind picks the handler: `spend.sign` (check and
 sign a vault spend), `spend.broadcast` (follow a spend the coordinator sent), `attest.release`
-and `attest.refund` (EIP-712 signatures for the Bridge). A refusal is HTTP 409 with the reason;
+and `attest.refund` (EIP-712 signatures for the Bridge), `addresses.announce` (deposit
+addresses another member handed out, see relayer.addresses). A refusal is HTTP 409 with the reason;
 a bad envelope is 400. Bodies above `MAX_MESSAGE_BYTES` are refused before they are read.
 """
 
@@ -36,6 +37,7 @@ class SigningServer:
             "spend.broadcast": self._broadcast,
             "attest.release": self._attest_release,
             "attest.refund": self._attest_refund,
+            "addresses.announce": self._learn_addresses,
         }
 
     def app(self) -> web.Application:
@@ -104,3 +106,6 @@ class SigningServer:
     async def _attest_refund(self, body: dict[str, Any]) -> dict[str, Any]:
         signature = await self._member.attest_refund(str(body["withdrawal_id"]))
         return {"signature": signature.hex()}
+
+    async def _learn_addresses(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"stored": self._member.learn_addresses(body.get("addresses"))}

@@ -2,13 +2,14 @@
 window, move it to `ready` when the window closes unchallenged, refund what Bitcoin cannot pay.
 
 Checkpoint: the cursor `withdrawals.sidechain` holds the last sidechain block whose logs are in
-the ledger (logs of one block are recorded in one transaction with the cursor, so a kill -9
-replays at most that block, and a replayed request is recognised by its id). Crash points
-(`Faults`): after_withdrawals_recorded, after_refund_sent.
+the ledger (a batch of logs is recorded in one transaction with the cursor, so a kill -9
+replays at most that batch, and a replayed request is recognised by its id); the cursor
+`withdrawals.bitcoin` holds the Bitcoin height windows were last closed at. Crash points
+(`Faults`): after_withdrawals_recorded (a batch holding at least one event was recorded),
+after_refund_sent (the coordinator's Bridge.refund was mined, its ledger not yet updated).
 """
 
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,14 +23,9 @@ from relayer.signing_client import Federation
 
 log = logging.getLogger(__name__)
 CURSOR = "withdrawals.sidechain"
+BITCOIN_CURSOR = "withdrawals.bitcoin"
 BRIDGE_REQUESTED = 1
-
-
-@dataclass(frozen=True)
-class WithdrawalSettings:
-    challenge_window_blocks: int = 6  # W, in Bitcoin blocks (BridgeConfig.challenge_window_blocks)
-    batch_blocks: int = 500  # sidechain blocks of logs read per step
-    rotation_blocks: int = 10  # coordinator turn length (as ReleaseSettings), for refunds
+BATCH_BLOCKS = 500  # sidechain blocks of logs read per step
 
 
 class WithdrawalStage:
@@ -37,7 +33,7 @@ class WithdrawalStage:
 
     def __init__(
         self,
-        settings: WithdrawalSettings,
+        window_blocks: int,
         sessions: sessionmaker[Session],
         rpc: BitcoinRPC,
         chain: BridgeChain,
@@ -45,7 +41,7 @@ class WithdrawalStage:
         federation: Federation,
         faults: Faults | None = None,
     ) -> None:
-        self._settings = settings
+        self._window_blocks = window_blocks  # W: a request's challenge window, in Bitcoin blocks
         self._sessions = sessions
         self._rpc = rpc
         self._chain = chain
@@ -58,7 +54,7 @@ class WithdrawalStage:
         bitcoin_height = int(await self._rpc.call("getblockcount"))
         more = await self._follow(bitcoin_height)
         self._close_windows(bitcoin_height)
-        if self._federation.is_coordinator(bitcoin_height, self._settings.rotation_blocks):
+        if self._federation.is_coordinator(bitcoin_height):
             await self._refund_unpayable()
         return more
 
@@ -76,7 +72,7 @@ class WithdrawalStage:
         with self._sessions() as session:
             done = Ledger(session).cursors.position(CURSOR, -1)
         tip = await self._chain.height()
-        last = min(tip, done + self._settings.batch_blocks)
+        last = min(tip, done + BATCH_BLOCKS)
         if last <= done:
             return False
         events = await self._chain.withdrawal_events(done + 1, last)
@@ -97,7 +93,8 @@ class WithdrawalStage:
                     continue
                 self._record(ledger, event, bitcoin_height, reasons[event.withdrawal_id])
             ledger.cursors.set(CURSOR, last)
-        self._faults.reach("after_withdrawals_recorded")
+        if events:
+            self._faults.reach("after_withdrawals_recorded")
         return last < tip
 
     async def _unpayable(self, request: WithdrawalRequest) -> str | None:
@@ -122,14 +119,14 @@ class WithdrawalStage:
         if reason is not None:
             log.warning("withdrawal %s will be refunded: %s", request.withdrawal_id, reason)
             return  # stays `requested` until the Bridge refunds it
-        window = self._settings.challenge_window_blocks
-        ledger.withdrawals.open_window(request.withdrawal_id, height, height + window)
+        ledger.withdrawals.open_window(request.withdrawal_id, height, height + self._window_blocks)
 
     def _close_windows(self, bitcoin_height: int) -> None:
         with self._sessions.begin() as session:
             ledger = Ledger(session)
             for withdrawal in ledger.withdrawals.windows_closed_by(bitcoin_height):
                 ledger.withdrawals.move(withdrawal.id, WithdrawalStatus.READY)
+            ledger.cursors.set(BITCOIN_CURSOR, bitcoin_height)
 
     async def _refund_unpayable(self) -> None:
         """Bridge.refund, with m Refund signatures, for each request Bitcoin cannot pay."""

@@ -88,6 +88,10 @@ class BridgeConfig:
         for name in ("min_deposit_sats", "min_deposit_usdt", "usdt_property_id"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"bridge.{name} must be >= 1, got {getattr(self, name)}")
+        if self.challenge_window_blocks < 1:
+            raise ConfigError(
+                f"bridge.challenge_window_blocks must be >= 1, got {self.challenge_window_blocks}"
+            )
         if not 1 <= self.refund_timeout_blocks <= 65535:
             raise ConfigError(
                 f"bridge.refund_timeout_blocks must be 1..65535 (BIP68), "
@@ -164,6 +168,53 @@ class RelayerConfig:
             )
 
 
+MAX_BATCH_LIMIT = 1_000  # outputs a standard transaction (100k vbytes) carries with room left
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    """How the federation spends its vault on Bitcoin: releases, fee bumps, state anchors.
+
+    Fee rates are in sat per 1000 vbytes; heights count Bitcoin blocks except
+    `commitment_interval`, which counts sidechain blocks (K). The coordinator of a vault spend
+    changes every `rotation_blocks` Bitcoin blocks, so a member that is down loses its turn.
+    """
+
+    fee_floor: int = 2_000  # the lowest fee rate used (regtest has no estimate, so it applies)
+    max_fee_rate: int = 500_000  # a member refuses to sign a spend paying more
+    fee_target_blocks: int = 6  # estimatesmartfee's confirmation target
+    rbf_after_blocks: int = 3  # unconfirmed this many blocks after broadcast: bump the fee
+    rbf_bump_percent: int = 125  # a replacement's fee rate, at least, against the replaced one
+    max_batch: int = 200  # withdrawals paid by one release at most
+    rotation_blocks: int = 10  # length of a coordinator's turn
+    commitment_interval: int = 100  # K: anchor the state root every K sidechain blocks
+    claim_window_blocks: int = 6  # fraud-proof window of a release or a state commitment
+
+    def __post_init__(self) -> None:
+        for name in (
+            "fee_floor",
+            "fee_target_blocks",
+            "rbf_after_blocks",
+            "rotation_blocks",
+            "commitment_interval",
+            "claim_window_blocks",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"vault.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_fee_rate < self.fee_floor:
+            raise ConfigError(
+                f"vault.max_fee_rate ({self.max_fee_rate}) must be >= vault.fee_floor "
+                f"({self.fee_floor})"
+            )
+        if self.rbf_bump_percent <= 100:
+            raise ConfigError(
+                f"vault.rbf_bump_percent must be > 100 (a replacement pays more), "
+                f"got {self.rbf_bump_percent}"
+            )
+        if not 1 <= self.max_batch <= MAX_BATCH_LIMIT:
+            raise ConfigError(f"vault.max_batch must be 1..{MAX_BATCH_LIMIT}, got {self.max_batch}")
+
+
 @dataclass(frozen=True)
 class Config:
     """All of Sluice's settings; each component takes the section it needs."""
@@ -174,6 +225,7 @@ class Config:
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     relayer: RelayerConfig = field(default_factory=RelayerConfig)
+    vault: VaultConfig = field(default_factory=VaultConfig)
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -142,5 +143,18 @@ def answers_json_rpc(url: str) -> Callable[[], bool]:
         except (OSError, urllib.error.URLError):
             return False
         return True
+
+    return probe
+
+
+def answers_tcp(host: str, port: int) -> Callable[[], bool]:
+    """A readiness probe: something accepts TCP connections on host:port."""
+
+    def probe() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     return probe

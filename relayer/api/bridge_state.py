@@ -1,9 +1,8 @@
-"""What the ledger says about the bridge: the pause flag, members' liveness, lag, solvency.
+"""What the ledger says about the federation for the API: each member's liveness.
 
-The pause flag lives in the ledger's `cursors` table under `PAUSE_CURSOR` (position 1 =
-paused, 0 = running, tag = the reason), and every change is appended to the audit log
-(record kind `bridge`), so relayers see it and the event stream reports it. Liveness of a
-member is a federation signature stored within `LIVE_WINDOW`.
+The pause flag is the ledger's (`ledger.pause`, bridge.ledger.pause), read by the relayers'
+deposit loops and the API alike; solvency is relayer.audit's, the same as `sluice audit`.
+Liveness of a member is a federation signature stored within `LIVE_WINDOW`.
 """
 
 from dataclasses import dataclass
@@ -14,27 +13,10 @@ from sqlalchemy import func, select
 
 from bridge.ledger.ledger import Ledger
 from bridge.ledger.models import FederationSignature
-from bridge.ledger.states import Asset, DepositStatus, WithdrawalStatus
+from bridge.ledger.pause import PauseState
 from bridge.ledger.types import utcnow
 
-PAUSE_CURSOR = "bridge.paused"
-MAX_REASON_CHARS = 200
 LIVE_WINDOW = timedelta(minutes=10)
-PAID_OUT = (WithdrawalStatus.RELEASED, WithdrawalStatus.CONFIRMED)
-IN_FLIGHT = (
-    WithdrawalStatus.REQUESTED,
-    WithdrawalStatus.WINDOW_OPEN,
-    WithdrawalStatus.CHALLENGED,
-    WithdrawalStatus.READY,
-    WithdrawalStatus.RELEASING,
-)
-
-
-@dataclass(frozen=True)
-class PauseState:
-    paused: bool
-    reason: str | None
-    since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -49,34 +31,9 @@ class Member:
         return seen is not None and utcnow() - seen <= LIVE_WINDOW
 
 
-@dataclass(frozen=True)
-class AssetBalance:
-    """Ledger figures in Bitcoin base units: the sidechain should hold `expected_supply`."""
-
-    asset: Asset
-    deposited: int
-    paid_out: int
-    in_flight: int
-
-    @property
-    def expected_supply(self) -> int:
-        return self.deposited - self.paid_out - self.in_flight
-
-
 def pause_state(ledger: Ledger) -> PauseState:
-    cursor = ledger.cursors.get(PAUSE_CURSOR)
-    if cursor is None or cursor.position == 0:
-        return PauseState(False, None, None if cursor is None else cursor.updated_at)
-    return PauseState(True, cursor.tag, cursor.updated_at)
-
-
-def set_paused(ledger: Ledger, paused: bool, reason: str | None) -> PauseState:
-    """Store the flag and audit the change (a no-op change is still audited: who asked)."""
-    ledger.cursors.set(PAUSE_CURSOR, int(paused), tag=reason if paused else None)
-    ledger.audit.append(
-        "bridge", "bridge", "paused" if paused else "resumed", detail={"reason": reason}
-    )
-    return pause_state(ledger)
+    """The ledger's pause flag (what routes/deposits.py and routes/ops.py read)."""
+    return ledger.pause.state()
 
 
 def member_address(public_key: str) -> str:
@@ -99,15 +56,3 @@ def members(ledger: Ledger, public_keys: tuple[str, ...]) -> list[Member]:
         seen = [at for at in (latest.get(public_key.lower()), latest.get(address)) if at]
         result.append(Member(public_key.lower(), address, max(seen) if seen else None))
     return result
-
-
-def balances(ledger: Ledger) -> list[AssetBalance]:
-    return [
-        AssetBalance(
-            asset=asset,
-            deposited=ledger.deposits.total_amount(asset, [DepositStatus.MINTED]),
-            paid_out=ledger.withdrawals.total_amount(asset, PAID_OUT),
-            in_flight=ledger.withdrawals.total_amount(asset, IN_FLIGHT),
-        )
-        for asset in Asset
-    ]

@@ -6,47 +6,51 @@ import json
 from pathlib import Path
 
 from bridge.bitcoin.rpc import BitcoinRPC
-from bridge.ledger import create_ledger_engine, ledger_sessions
-from relayer.audit import Solvency, audit
+from bridge.ledger import Ledger, create_ledger_engine, ledger_sessions
+from relayer.audit import Auditor, Solvency, read_ledger
 from relayer.node_client import NodeClient
+from relayer.vault import VaultSettings
 from sluice.config import Config, load_config
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
-        "audit", help="solvency: sidechain supply = Bitcoin holdings - withdrawals in flight"
+        "audit",
+        help="solvency: sidechain supply = Bitcoin holdings - withdrawals in flight - fee reserve",
     )
     parser.add_argument("--config", type=Path, required=True, help="a member's TOML config")
     parser.add_argument("--json", action="store_true", help="print the terms as JSON")
     parser.set_defaults(handler=_run)
 
 
-async def _audit(config: Config) -> list[Solvency]:
+async def audit(config: Config) -> list[Solvency]:
+    """The invariant from the ledger, bitcoind and node that `config` names."""
+    settings = VaultSettings.from_config(config)
     engine = create_ledger_engine(config.ledger.url)
     try:
+        with ledger_sessions(engine)() as session:
+            figures = read_ledger(Ledger(session), settings)
         async with (
             BitcoinRPC.from_config(config.bitcoin) as rpc,
             NodeClient(config.relayer.node_rpc_url, config.relayer.node_timeout) as node,
         ):
-            with ledger_sessions(engine)() as session:
-                return await audit(config, session, rpc, node)
+            return await Auditor(settings, config.relayer.scan_start_height).check(
+                figures, rpc, node
+            )
     finally:
         engine.dispose()
 
 
 def _run(args: argparse.Namespace) -> int:
-    results = asyncio.run(_audit(load_config(args.config)))
+    config = load_config(args.config)
+    results = asyncio.run(audit(config))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    str(r.asset): {"holds": r.holds, "unbacked": r.surplus, "terms": dict(r.terms)}
-                    for r in results
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps({str(r.asset): r.to_json() for r in results}, indent=2))
     else:
+        print(
+            f"vault change address (fee reserve top-ups): "
+            f"{VaultSettings.from_config(config).change_address}"
+        )
         for result in results:
             print("\n".join(result.lines()))
     return 0 if all(result.holds for result in results) else 1

@@ -20,6 +20,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     init.add_argument("--bitcoin-rpc-password", default="")
     init.add_argument("--node-rpc-url", default="http://127.0.0.1:8545")
     init.add_argument("--confirmations", type=int, default=6, help="deposit depth (default 6)")
+    init.add_argument("--usdt-property-id", type=int, default=31, help="Omni property of USDT")
+    init.add_argument(
+        "--scan-start-height", type=int, default=0, help="first Bitcoin block the relayers scan"
+    )
+    init.add_argument(
+        "--challenge-window-blocks", type=int, default=6, help="withdrawal window W (default 6)"
+    )
     init.set_defaults(handler=_init)
 
 
@@ -35,6 +42,9 @@ def _init(args: argparse.Namespace) -> int:
         bitcoin_rpc_password=args.bitcoin_rpc_password,
         node_rpc_url=args.node_rpc_url,
         confirmations=args.confirmations,
+        usdt_property_id=args.usdt_property_id,
+        scan_start_height=args.scan_start_height,
+        challenge_window_blocks=args.challenge_window_blocks,
     )
     members = init_federation(plan)
     print(f"wrote a {plan.threshold}-of-{plan.members} federation in {plan.directory}:")

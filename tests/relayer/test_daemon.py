@@ -4,8 +4,10 @@ import asyncio
 import subprocess
 import sys
 
-from relayer.daemon import Daemon, Loop
-from sluice.errors import SluiceError
+import pytest
+
+from relayer.daemon import CRASH_POINTS, Daemon, Faults, Loop
+from sluice.errors import ConfigError, SluiceError
 
 
 class Recorder:
@@ -72,3 +74,22 @@ def test_only_the_named_fault_point_exits_with_137() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 137
     assert result.stdout == "still here\n"
+
+
+def test_an_unknown_crash_point_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="after_relase_signed") as refused:
+        Faults("after_relase_signed")
+    assert all(point in str(refused.value) for point in CRASH_POINTS)
+
+
+async def test_the_daemon_stops_when_its_stopping_event_is_set() -> None:
+    stopping = asyncio.Event()
+    loop = Recorder("steady")
+    task = asyncio.create_task(Daemon([loop], 0.01, stopping).run())
+    for _ in range(200):
+        if loop.steps:
+            break
+        await asyncio.sleep(0.01)
+    stopping.set()
+    await asyncio.wait_for(task, 5)
+    assert loop.steps >= 1

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from relayer.keys import load_member_keys
-from sluice.config import load_config
+from sluice.config import VaultConfig, load_config
 
 
 def sluice(*args: str) -> subprocess.CompletedProcess[str]:
@@ -21,7 +21,18 @@ def sluice(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_init_writes_each_members_keys_and_config_and_the_public_file(tmp_path: Path) -> None:
     result = sluice(
-        "federation", "init", "--members", "3", "--threshold", "2", "--dir", str(tmp_path)
+        "federation",
+        "init",
+        "--members",
+        "3",
+        "--threshold",
+        "2",
+        "--dir",
+        str(tmp_path),
+        "--challenge-window-blocks",
+        "3",
+        "--usdt-property-id",
+        "7",
     )
     assert result.returncode == 0, result.stderr
     public = json.loads((tmp_path / "federation.json").read_text())
@@ -36,6 +47,8 @@ def test_init_writes_each_members_keys_and_config_and_the_public_file(tmp_path: 
         assert keys.address == member["evm_address"].lower()
         assert keys.bitcoin_public.hex() == member["bitcoin_public_key"]
         assert config.bridge.threshold == 2
+        assert (config.bridge.challenge_window_blocks, config.bridge.usdt_property_id) == (3, 7)
+        assert config.vault == VaultConfig()  # the policy, written out in full
         assert len(config.bridge.federation_pubkeys) == 3
         assert keys.address not in config.relayer.peer_addresses
         assert len(config.relayer.peer_urls) == 2
@@ -66,6 +79,13 @@ def test_a_threshold_above_the_members_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--threshold must be 1..2" in result.stderr and "got 3" in result.stderr
     assert not (tmp_path / "federation.json").exists()
+
+
+def test_a_window_of_no_blocks_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = sluice("federation", "init", "--dir", str(tmp_path), "--challenge-window-blocks", "0")
+    assert result.returncode == 2
+    assert "bridge.challenge_window_blocks must be >= 1, got 0" in result.stderr
+    assert not any(tmp_path.iterdir())
 
 
 def test_an_existing_federation_is_not_overwritten(tmp_path: Path) -> None:

@@ -4,9 +4,8 @@ import hmac
 
 from aiohttp import web
 
-from bridge.ledger.ledger import Ledger
+from bridge.ledger import MAX_REASON_CHARS, Ledger, PauseState
 from relayer.api import params
-from relayer.api.bridge_state import MAX_REASON_CHARS, PauseState, set_paused
 from relayer.api.context import CONFIG, in_ledger
 from relayer.api.errors import AdminDisabled, InvalidParameter, Unauthorized
 from relayer.api.routes.respond import json_response
@@ -41,7 +40,7 @@ async def pause(request: web.Request) -> web.Response:
         raise InvalidParameter("reason", reason, f"must be a string of <= {MAX_REASON_CHARS} chars")
 
     def store(ledger: Ledger) -> Json:
-        return pause_view(set_paused(ledger, True, reason))
+        return pause_view(ledger.pause.set(True, reason))
 
     return json_response(await in_ledger(request, store))
 
@@ -53,6 +52,6 @@ async def resume(request: web.Request) -> web.Response:
     params.body_fields(body, required=set(), optional=set())
 
     def store(ledger: Ledger) -> Json:
-        return pause_view(set_paused(ledger, False, None))
+        return pause_view(ledger.pause.set(False, None))
 
     return json_response(await in_ledger(request, store))

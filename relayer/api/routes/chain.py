@@ -1,18 +1,27 @@
-"""The chains behind the bridge: contracts to call, fees, and the bridge's status."""
+"""The chains behind the bridge: contracts to call, fees, and the bridge's status.
+
+The status's solvency rows come from relayer.audit (`Auditor.check`), the function behind
+`sluice audit`, over the API's ledger and its short, never-retried upstream calls.
+"""
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+import time
+import weakref
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from aiohttp import web
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import to_checksum_address
 
-from bridge.ledger.ledger import Ledger
+from bridge.ledger import Asset, Ledger
 from relayer.api import bridge_state
+from relayer.api.chain import ChainClients
 from relayer.api.context import CHAIN, CONFIG, in_ledger
 from relayer.api.errors import UpstreamUnavailable
 from relayer.api.routes.respond import json_response
 from relayer.api.views import Json, timestamp
+from relayer.audit import Auditor, LedgerFigures, NodeReads, Solvency, read_ledger
+from relayer.vault import VaultSettings
 from sidechain import predeploys
 from sidechain.contracts.artifacts import load_artifact
 
@@ -22,7 +31,9 @@ BRIDGE_FEE_BPS = 0  # the Bridge contract mints and burns 1:1 and charges no fee
 FEE_TARGETS = (1, 6, 144)
 ASSET_IDS = {"BTC": 0, "USDT": 1}  # the Bridge's `asset: uint8` (ASSET_BTC, ASSET_USDT)
 PREDEPLOYED = (("Bridge", predeploys.BRIDGE_ADDRESS), ("USDT", predeploys.USDT_ADDRESS))
-TOTAL_SUPPLY = "0x" + function_signature_to_4byte_selector("totalSupply()").hex()
+SOLVENCY_WAIT_S = 2.5  # how long a status answer waits for a solvency check under way
+SOLVENCY_MAX_AGE_S = 5.0  # a solvency result is reused this long
+BITCOIND_PARALLEL_CALLS = 8  # under bitcoind's RPC work queue (16 by default)
 
 
 @routes.get("/v1/contracts")
@@ -64,21 +75,17 @@ async def fees(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     chain = request.app[CHAIN]
-    tip, head, chain_id, usdt_supply = await asyncio.gather(
-        chain.bitcoin_tip_or_none(),
-        chain.sidechain_head_or_none(),
-        _or_none(chain.chain_id()),
-        _or_none(chain.node.call("eth_call", {"to": _usdt(), "data": TOTAL_SUPPLY}, "latest")),
+    tip, head, chain_id = await asyncio.gather(
+        chain.bitcoin_tip_or_none(), chain.sidechain_head_or_none(), _or_none(chain.chain_id())
     )
-    supplies = {"USDT": None if usdt_supply is None else int(usdt_supply, 16)}
+    settings = VaultSettings.from_config(config) if config.bridge.federation_pubkeys else None
 
-    def read(ledger: Ledger) -> Json:
+    def read(ledger: Ledger) -> tuple[Json, LedgerFigures | None]:
         block = ledger.blocks.tip()
         pause = bridge_state.pause_state(ledger)
         members = bridge_state.members(ledger, config.bridge.federation_pubkeys)
-        cursors = [c for c in ledger.cursors.all() if c.name != bridge_state.PAUSE_CURSOR]
         scanned = None if block is None else block.height
-        return {
+        body: Json = {
             "bitcoin": {
                 "network": config.bitcoin.network,
                 "reachable": tip is not None,
@@ -90,7 +97,7 @@ async def status(request: web.Request) -> web.Response:
                 "bitcoin_lag_blocks": None if tip is None or scanned is None else tip - scanned,
                 "cursors": [
                     {"name": c.name, "position": c.position, "updated_at": timestamp(c.updated_at)}
-                    for c in cursors
+                    for c in ledger.cursors.all()
                 ],
             },
             "federation": {
@@ -108,32 +115,105 @@ async def status(request: web.Request) -> web.Response:
             },
             "paused": pause.paused,
             "pause_reason": pause.reason,
-            "solvency": [_solvency(balance, supplies) for balance in bridge_state.balances(ledger)],
             "counts": {
                 "deposits": ledger.deposits.count_by_status(),
                 "withdrawals": ledger.withdrawals.count_by_status(),
                 "open_claims": ledger.claims.count_by_status().get("open", 0),
             },
         }
+        return body, None if settings is None else read_ledger(ledger, settings)
 
-    return json_response(await in_ledger(request, read))
+    body, figures = await in_ledger(request, read)
+    solved = None
+    if settings is not None and figures is not None and tip is not None and head is not None:
+        audits = _AUDITS.setdefault(
+            request.app, SolvencyCheck(Auditor(settings, config.relayer.scan_start_height))
+        )
+        solved = await audits.result(figures, _Bitcoin(chain), chain.node)
+    body["solvency"] = [_solvency_row(asset, figures, solved) for asset in Asset]
+    return json_response(body)
 
 
-def _solvency(balance: bridge_state.AssetBalance, supplies: dict[str, int | None]) -> Json:
-    supply = supplies.get(balance.asset.value)
+class _Bitcoin:
+    """bitcoind as relayer.audit reads it, through the API's short, never-retried calls."""
+
+    def __init__(self, chain: ChainClients) -> None:
+        self._chain = chain
+
+    async def call(self, method: str, *params: Any) -> Any:
+        return await self._chain.bitcoin(method, *params)
+
+    async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        results: list[Any] = []
+        for start in range(0, len(calls), BITCOIND_PARALLEL_CALLS):
+            chunk = calls[start : start + BITCOIND_PARALLEL_CALLS]
+            results += await asyncio.gather(*(self.call(m, *p) for m, p in chunk))
+        return results
+
+
+class SolvencyCheck:
+    """One auditor per app (it keeps what it read of both chains): one check at a time, its
+    result reused for `SOLVENCY_MAX_AGE_S`. A status answer waits for a running check at most
+    `SOLVENCY_WAIT_S`; the check goes on and the next answer has it."""
+
+    def __init__(self, auditor: Auditor) -> None:
+        self._auditor = auditor
+        self._task: asyncio.Task[list[Solvency]] | None = None
+        self._finished_at = 0.0
+
+    async def result(
+        self, figures: LedgerFigures, bitcoin: _Bitcoin, node: NodeReads
+    ) -> list[Solvency] | None:
+        """The latest solvency, None when the upstreams fail or the check is still running."""
+        task = self._task
+        stale = time.monotonic() - self._finished_at > SOLVENCY_MAX_AGE_S
+        if task is None or (task.done() and (stale or task.exception() is not None)):
+            task = self._task = asyncio.create_task(self._run(figures, bitcoin, node))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), SOLVENCY_WAIT_S)
+        except (TimeoutError, UpstreamUnavailable):
+            return None
+
+    async def _run(
+        self, figures: LedgerFigures, bitcoin: _Bitcoin, node: NodeReads
+    ) -> list[Solvency]:
+        result = await self._auditor.check(figures, bitcoin, node)
+        self._finished_at = time.monotonic()
+        return result
+
+
+_AUDITS: "weakref.WeakKeyDictionary[web.Application, SolvencyCheck]" = weakref.WeakKeyDictionary()
+
+
+def _solvency_row(
+    asset: Asset, figures: LedgerFigures | None, solved: list[Solvency] | None
+) -> Json:
+    """relayer.audit's figures; without them (an upstream down, no federation configured, the
+    first check still running) the ledger's own, with `balanced` null."""
+    audited = next((s for s in solved or () if s.asset == asset), None)
+    if audited is not None:
+        return {
+            "asset": asset.value,
+            "deposited": audited.minted,
+            "paid_out": audited.paid_out,
+            "in_flight": audited.in_flight,
+            "expected_sidechain_supply": audited.backing,
+            "sidechain_supply": audited.sidechain_supply,
+            "balanced": audited.holds,
+        }
+    deposited = paid_out = in_flight = 0
+    if figures is not None:
+        deposited = sum(d.amount for d in figures.vault.minted.values() if d.asset == asset)
+        paid_out, in_flight = figures.paid_out[asset], figures.in_flight[asset]
     return {
-        "asset": balance.asset.value,
-        "deposited": balance.deposited,
-        "paid_out": balance.paid_out,
-        "in_flight": balance.in_flight,
-        "expected_sidechain_supply": balance.expected_supply,
-        "sidechain_supply": supply,
-        "balanced": None if supply is None else supply == balance.expected_supply,
+        "asset": asset.value,
+        "deposited": deposited,
+        "paid_out": paid_out,
+        "in_flight": in_flight,
+        "expected_sidechain_supply": deposited - paid_out - in_flight,
+        "sidechain_supply": None,
+        "balanced": None,
     }
-
-
-def _usdt() -> str:
-    return to_checksum_address(predeploys.USDT_ADDRESS)
 
 
 async def _or_none(call: Awaitable[T]) -> T | None:

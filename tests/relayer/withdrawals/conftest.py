@@ -1,5 +1,12 @@
 """A 2-of-3 federation in one process: a real bitcoind, a real `sluice node run`, and per member
-its own SQLite ledger, bitcoind client, keys and signing server on a loopback port."""
+its own SQLite ledger, bitcoind client, keys and signing server on a loopback port.
+
+Tests here drive each stage step by step (`Harness.step`), so they can hold a release in the
+mempool or hand a member a forged proposal. The vault is funded by real deposits the Bridge
+mints (attested by two members), recorded in each ledger as the deposit loop would; the fee
+reserve is topped up at the vault change address. The scenarios with `sluice relayer run`
+processes are in tests/relayer/releases.
+"""
 
 import asyncio
 import json
@@ -14,7 +21,6 @@ from coincurve import PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.logs import DISCARD
 
 from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.rpc import BitcoinRPC
@@ -22,10 +28,12 @@ from bridge.ledger import Asset, DepositStatus, Ledger, ledger_sessions
 from bridge.ledger.testing import sqlite_ledger
 from regtest.node import BitcoindNode
 from regtest.omni import issue_usdt, omni_state, send_usdt
-from relayer.commitments import CommitmentSettings, CommitmentStage
+from regtest.util import free_port, wait_until
+from relayer.audit import Auditor, Solvency, read_ledger
+from relayer.commitments import CommitmentStage
 from relayer.keys import MemberKeys
-from relayer.node_client import NodeClient
-from relayer.release import ReleaseSettings, ReleaseStage
+from relayer.node_client import BRIDGE_EVENT_TOPICS, NodeClient
+from relayer.release import ReleaseStage
 from relayer.release_build import SpendRules
 from relayer.release_check import SpendChecker
 from relayer.release_sidechain import BridgeChain
@@ -33,12 +41,13 @@ from relayer.signing import BridgeDomain, Peer, SigningMember
 from relayer.signing_client import Federation, PeerClient
 from relayer.signing_server import SigningServer
 from relayer.vault import Vault, VaultSettings
-from relayer.withdrawals import WithdrawalSettings, WithdrawalStage
+from relayer.withdrawals import WithdrawalStage
 from sidechain.attestation import Attestation, sign_attestation
-from sidechain.contracts.artifacts import load_artifact
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
-from sidechain.system_tx import ASSET_USDT
-from tests.sidechain.rpc.conftest import NodeProcess, free_port, init_dev
+from sidechain.predeploys import BRIDGE_ADDRESS
+from sidechain.system_tx import ASSET_BTC, ASSET_USDT
+from sluice.config import VaultConfig
+from tests.relayer.support import Bridge
+from tests.support.node import NodeProcess, init_dev
 
 THRESHOLD = 2
 WINDOW = 3
@@ -46,6 +55,10 @@ CONFIRMATIONS = 2
 ROTATION = 4
 BLOCK_INTERVAL = 0.3
 COMMITMENT_INTERVAL = 5
+RESERVE_BTC = "0.01"  # the fee reserve the harness tops up at the vault change address
+POLICY = VaultConfig(
+    rbf_after_blocks=2, rotation_blocks=ROTATION, commitment_interval=COMMITMENT_INTERVAL
+)
 
 
 @dataclass
@@ -63,9 +76,6 @@ class Member:
     releases: ReleaseStage
     commitments: CommitmentStage
 
-    def ledger_read(self) -> Any:
-        return self.sessions()
-
 
 @dataclass
 class Harness:
@@ -79,25 +89,86 @@ class Harness:
     property_id: int
     chain_id: int
     rules: SpendRules
+    settings: VaultSettings
 
     @property
-    def bridge(self) -> Any:
-        abi = list(load_artifact("Bridge").abi)
-        return self.w3.eth.contract(address=Web3.to_checksum_address(BRIDGE_ADDRESS), abi=abi)
-
-    @property
-    def usdt(self) -> Any:
-        abi = list(load_artifact("USDT").abi)
-        return self.w3.eth.contract(address=Web3.to_checksum_address(USDT_ADDRESS), abi=abi)
+    def bridge(self) -> Bridge:
+        return Bridge(self.w3)
 
     def deposit_script(self, recipient: str) -> DepositScript:
         keys = [k.public_key.format() for k in self.bitcoin_keys]
         return DepositScript.create(recipient, keys, THRESHOLD)
 
-    def record_deposit(
-        self, txid: str, vout: int, asset: Asset, amount: int, script: DepositScript
+    def fund_vault_btc(self, btc: str, user: LocalAccount) -> str:
+        """A BTC deposit for `user` on Bitcoin, minted to `user` on the sidechain."""
+        sats = int(Decimal(btc) * 10**8)
+        script = self.deposit_script(user.address)
+        address = script.address("regtest")
+        txid = self.bitcoind.fund(address, Decimal(btc))
+        before = self.bridge.balance_sats(user.address)
+        deposit_id = self._mint(txid, address, ASSET_BTC, sats, user, script)
+        wait_until(lambda: self.bridge.balance_sats(user.address) == before + sats)
+        return deposit_id
+
+    def fund_vault_usdt(self, units: int, user: LocalAccount) -> str:
+        """A USDT deposit for `user` on Bitcoin, minted to `user` on the sidechain."""
+        script = self.deposit_script(user.address)
+        address = script.address("regtest")
+        txid = send_usdt(self.bitcoind, address, units, property_id=self.property_id)
+        before = self.bridge.usdt_balance(user.address)
+        deposit_id = self._mint(txid, address, ASSET_USDT, units, user, script)
+        wait_until(lambda: self.bridge.usdt_balance(user.address) == before + units)
+        return deposit_id
+
+    def _mint(
+        self,
+        txid: str,
+        address: str,
+        asset: int,
+        amount: int,
+        user: LocalAccount,
+        script: DepositScript,
+    ) -> str:
+        """Mine the deposit, have two members attest it (the Bridge mints), and record it in
+        every ledger as the deposit loop would."""
+        self.bitcoind.mine(1)
+        vout = _vout_paying(self.bitcoind, txid, address)
+        attestation = Attestation(
+            bytes.fromhex(txid), vout, asset, amount, bytes.fromhex(user.address[2:])
+        )
+        param = {
+            "txid": "0x" + txid,
+            "vout": hex(vout),
+            "asset": ["BTC", "USDT"][asset],
+            "amount": hex(amount),
+            "recipient": user.address,
+        }
+        for account in self.federation_accounts[:THRESHOLD]:
+            signature = sign_attestation(attestation, account.key, self.chain_id, BRIDGE_ADDRESS)
+            self.node.rpc("sluice_submitAttestation", param, "0x" + signature.hex())
+        minted = self.bridge.contract.functions.minted
+        wait_until(lambda: minted(bytes.fromhex(txid), vout).call())
+        criteria = {
+            "fromBlock": "0x0",
+            "address": self.bridge.contract.address,
+            "topics": [BRIDGE_EVENT_TOPICS["Deposited"], None, "0x" + txid],
+        }
+        (mint,) = self.node.rpc("eth_getLogs", criteria)
+        mint_tx = str(mint["transactionHash"])
+        self._record_minted(
+            txid, vout, Asset.BTC if asset == ASSET_BTC else Asset.USDT, amount, script, mint_tx
+        )
+        return f"{txid}:{vout}"
+
+    def _record_minted(
+        self,
+        txid: str,
+        vout: int,
+        asset: Asset,
+        amount: int,
+        script: DepositScript,
+        mint_tx: str,
     ) -> None:
-        """What the deposit loop would have written: a minted deposit, in every member's ledger."""
         address = script.address("regtest")
         block = self.bitcoind.getrawtransaction(txid, True)["blockhash"]
         height = self.bitcoind.getblockheader(block)["height"]
@@ -119,62 +190,23 @@ class Harness:
                 )
                 ledger.deposits.move(deposit.id, DepositStatus.CONFIRMED)
                 ledger.deposits.move(deposit.id, DepositStatus.ATTESTED)
-                ledger.deposits.mark_minted(deposit.id, "0x" + "11" * 32, 1)
+                ledger.deposits.mark_minted(deposit.id, mint_tx, 1)
 
-    def fund_vault_btc(self, btc: str, recipient: str) -> str:
-        script = self.deposit_script(recipient)
-        address = script.address("regtest")
-        txid = self.bitcoind.fund(address, Decimal(btc))
+    def fund_reserve(self) -> None:
+        """Top up the fee reserve: BTC paid to the vault change address."""
+        self.bitcoind.fund(self.settings.change_address, Decimal(RESERVE_BTC))
         self.bitcoind.mine(1)
-        vout = _vout_paying(self.bitcoind, txid, address)
-        self.record_deposit(txid, vout, Asset.BTC, int(Decimal(btc) * 10**8), script)
-        return f"{txid}:{vout}"
 
-    def fund_vault_usdt(self, units: int, user: LocalAccount) -> str:
-        """A USDT deposit for `user` on Bitcoin, recorded, and minted to `user` on the sidechain."""
-        script = self.deposit_script(user.address)
-        address = script.address("regtest")
-        txid = send_usdt(self.bitcoind, address, units, property_id=self.property_id)
-        self.bitcoind.mine(1)
-        vout = _vout_paying(self.bitcoind, txid, address)
-        self.record_deposit(txid, vout, Asset.USDT, units, script)
-        attestation = Attestation(
-            bytes.fromhex(txid), vout, ASSET_USDT, units, bytes.fromhex(user.address[2:])
-        )
-        before = self.usdt.functions.balanceOf(user.address).call()
-        for account in self.federation_accounts[:THRESHOLD]:
-            signature = sign_attestation(attestation, account.key, self.chain_id, BRIDGE_ADDRESS)
-            param = {
-                "txid": "0x" + txid,
-                "vout": hex(vout),
-                "asset": "USDT",
-                "amount": hex(units),
-                "recipient": user.address,
-            }
-            self.node.rpc("sluice_submitAttestation", param, "0x" + signature.hex())
-        wait_for(lambda: self.usdt.functions.balanceOf(user.address).call() == before + units)
-        return f"{txid}:{vout}"
+    async def audit(self, member: int = 0) -> list[Solvency]:
+        """relayer.audit's invariant over member `member`'s ledger (what `sluice audit` runs)."""
+        local = self.members[member]
+        with local.sessions() as session:
+            figures = read_ledger(Ledger(session), self.settings)
+        return await Auditor(self.settings, 0).check(figures, local.rpc, local.node)
 
     def withdraw(self, user: LocalAccount, asset: Asset, amount: int, address: str) -> str:
         """Bridge.withdraw from `user`; returns the ledger id of the request."""
-        code = 0 if asset == Asset.BTC else 1
-        value = amount * 10**10 if asset == Asset.BTC else 0
-        call = self.bridge.functions.withdraw(code, amount, address)
-        tx = call.build_transaction(
-            {
-                "from": user.address,
-                "value": value,
-                "gas": 300_000,
-                "nonce": self.w3.eth.get_transaction_count(user.address, "pending"),
-                "chainId": self.chain_id,
-            }
-        )
-        signed = user.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
-        assert receipt["status"] == 1
-        (event,) = self.bridge.events.WithdrawalRequested().process_receipt(receipt, errors=DISCARD)
-        return f"0x{event['args']['withdrawal_id']:064x}"
+        return self.bridge.withdraw(user, asset, amount, address)
 
     async def step(self, mine: int = 1, *, empty: bool = False, release: bool = True) -> None:
         """Every member runs its withdrawal and release stages once; then blocks are mined
@@ -195,7 +227,7 @@ class Harness:
 
     def coordinator(self) -> Member:
         tip = int(self.bitcoind.getblockcount())
-        (member,) = (m for m in self.members if m.federation.is_coordinator(tip, ROTATION))
+        (member,) = (m for m in self.members if m.federation.is_coordinator(tip))
         return member
 
     def omni_balance(self, address: str) -> int:
@@ -206,16 +238,6 @@ def _vout_paying(node: BitcoindNode, txid: str, address: str) -> int:
     outputs = node.getrawtransaction(txid, True)["vout"]
     (vout,) = (o["n"] for o in outputs if o["scriptPubKey"].get("address") == address)
     return int(vout)
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout}s")
-        time.sleep(0.1)
 
 
 def _accounts(path: Path) -> list[LocalAccount]:
@@ -248,6 +270,7 @@ async def harness(
         threshold=THRESHOLD,
         network="regtest",
         usdt_property_id=property_id,
+        policy=POLICY,
     )
     rules = SpendRules(usdt_property_id=property_id)
     ports = [free_port() for _ in federation_accounts]
@@ -269,7 +292,7 @@ async def harness(
         server = SigningServer(member, others, "127.0.0.1", ports[index])
         await server.start()
         client = PeerClient(keys)
-        federation = Federation(member, others, client, THRESHOLD)
+        federation = Federation(member, others, client, THRESHOLD, ROTATION)
         vault = Vault(settings, sessions, rpc)
         members.append(
             Member(
@@ -283,7 +306,7 @@ async def harness(
                 client,
                 server,
                 WithdrawalStage(
-                    WithdrawalSettings(challenge_window_blocks=WINDOW, rotation_blocks=ROTATION),
+                    WINDOW,
                     sessions,
                     rpc,
                     chain,
@@ -291,9 +314,7 @@ async def harness(
                     federation,
                 ),
                 ReleaseStage(
-                    ReleaseSettings(
-                        confirmations=CONFIRMATIONS, rbf_after_blocks=2, rotation_blocks=ROTATION
-                    ),
+                    CONFIRMATIONS,
                     rules,
                     sessions,
                     rpc,
@@ -301,17 +322,7 @@ async def harness(
                     federation,
                     chain,
                 ),
-                CommitmentStage(
-                    CommitmentSettings(
-                        interval_blocks=COMMITMENT_INTERVAL, rotation_blocks=ROTATION
-                    ),
-                    rules,
-                    sessions,
-                    rpc,
-                    vault,
-                    federation,
-                    chain,
-                ),
+                CommitmentStage(rules, sessions, rpc, vault, federation, chain),
             )
         )
     harness = Harness(
@@ -325,7 +336,9 @@ async def harness(
         property_id,
         chain_id,
         rules,
+        settings,
     )
+    harness.fund_reserve()
     try:
         yield harness
     finally:

@@ -14,7 +14,7 @@ from bridge.ledger.testing import sqlite_ledger
 from relayer.daemon import Faults, Loop
 from relayer.keys import MemberKeys
 from relayer.node_client import NodeClient
-from relayer.release_loops import withdrawal_loops
+from relayer.release_loops import federation_loops
 from relayer.runner import RelayerContext
 from relayer.signing import seal
 from relayer.signing_server import PEER_PATH
@@ -22,7 +22,7 @@ from sluice.config import BridgeConfig, Config, RelayerConfig
 from tests.sidechain.rpc.conftest import free_port
 
 
-async def test_the_factory_builds_three_stages_and_a_server_that_only_peers_may_use(
+async def test_the_factory_builds_its_stages_and_a_server_that_only_peers_may_use(
     tmp_path: Path,
 ) -> None:
     keys = [MemberKeys(n, PrivateKey(), Account.create()) for n in (1, 2)]
@@ -49,10 +49,16 @@ async def test_the_factory_builds_three_stages_and_a_server_that_only_peers_may_
             faults=Faults(None),
             resources=resources,
         )
-        loops = await withdrawal_loops(ctx)
-        assert [loop.name for loop in loops] == ["withdrawals", "releases", "commitments"]
+        loops = await federation_loops(ctx)
+        assert [loop.name for loop in loops] == [
+            "withdrawals",
+            "releases",
+            "commitments",
+            "addresses",
+            "spends",
+        ]
         assert all(isinstance(loop, Loop) for loop in loops)
-        assert [loop.checkpoint() for loop in loops] == [None, None, None]
+        assert [loop.checkpoint() for loop in loops] == [None] * 5
         url = f"http://127.0.0.1:{port}{PEER_PATH}"
         stranger = MemberKeys(9, PrivateKey(), Account.create())
         async with aiohttp.ClientSession() as http:

@@ -1,15 +1,18 @@
-"""A stuck release is replaced by fee (and the replaced one recorded); state roots are anchored."""
+"""A stuck release is replaced by fee (and the replaced one recorded); state roots are anchored;
+the solvency audit accounts for the fees of both (they come out of the fee reserve)."""
 
 from bridge.bitcoin.errors import BitcoinRPCError
 from bridge.ledger import Asset, ClaimKind, CommitmentStatus, Ledger, ReleaseStatus
+from regtest.util import wait_until
 from relayer.release_check import decode_commitment
-from tests.relayer.withdrawals.conftest import COMMITMENT_INTERVAL, Harness, settle, wait_for
+from tests.relayer.support import RELEASED
+from tests.relayer.withdrawals.conftest import COMMITMENT_INTERVAL, Harness, settle
 
 
 async def test_a_stuck_release_is_bumped_by_rbf_and_the_replaced_one_is_recorded(
     harness: Harness,
 ) -> None:
-    harness.fund_vault_btc("0.2", harness.users[1].address)
+    harness.fund_vault_btc("0.2", harness.users[1])
     address = harness.bitcoind.new_address()
     withdrawal_id = harness.withdraw(harness.users[6], Asset.BTC, 55_555, address)
 
@@ -35,8 +38,7 @@ async def test_a_stuck_release_is_bumped_by_rbf_and_the_replaced_one_is_recorded
     assert new_txid in mempool and old_txid not in mempool
 
     def paid_by_replacement() -> bool:
-        status = harness.bridge.functions.withdrawals(int(withdrawal_id, 16)).call()
-        return status[3] == 2 and status[4].hex() == new_txid
+        return harness.bridge.status(withdrawal_id) == (RELEASED, new_txid)
 
     await settle(harness, paid_by_replacement, steps=20)
     tx = harness.bitcoind.getrawtransaction(new_txid, True)
@@ -46,11 +48,12 @@ async def test_a_stuck_release_is_bumped_by_rbf_and_the_replaced_one_is_recorded
     except BitcoinRPCError:
         gone = True
     assert gone, "the replaced release was mined"
+    await assert_solvent(harness)
 
 
 async def test_a_state_commitment_is_anchored_and_decodes_back(harness: Harness) -> None:
-    harness.fund_vault_btc("0.1", harness.users[2].address)
-    wait_for(lambda: int(harness.node.rpc("eth_blockNumber"), 16) >= COMMITMENT_INTERVAL)
+    harness.fund_vault_btc("0.1", harness.users[2])
+    wait_until(lambda: int(harness.node.rpc("eth_blockNumber"), 16) >= COMMITMENT_INTERVAL)
     coordinator = harness.coordinator()
     assert await coordinator.commitments.execute()
     with coordinator.sessions() as session:
@@ -73,3 +76,20 @@ async def test_a_state_commitment_is_anchored_and_decodes_back(harness: Harness)
     with coordinator.sessions() as session:
         (claim,) = Ledger(session).claims.for_subject(ClaimKind.STATE_COMMITMENT, str(height))
         assert claim.closes_at_height > claim.opened_at_height
+    await assert_solvent(harness)
+
+
+async def assert_solvent(harness: Harness) -> None:
+    """The invariant holds, and the reserve paid every fee: top-ups + USDT deposit sats less
+    what the confirmed and broadcast spends paid in fees and carried out."""
+    btc, usdt = await harness.audit()
+    report = "\n".join(btc.lines() + usdt.lines())
+    assert btc.holds and usdt.holds, report
+    terms = dict(btc.terms)
+    assert terms["fee reserve: - fees of federation spends"] > 0, report
+    assert btc.fee_reserve == (
+        terms["fee reserve: + top-ups to the change address"]
+        + terms["fee reserve: + sats of USDT deposit outputs"]
+        - terms["fee reserve: - fees of federation spends"]
+        - terms["fee reserve: - sats carried out by USDT payouts"]
+    )

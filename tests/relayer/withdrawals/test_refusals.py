@@ -19,14 +19,12 @@ def script_of(harness: Harness, address: str) -> bytes:
 
 
 async def ready_withdrawals(harness: Harness, count: int) -> list[tuple[str, int, str]]:
-    harness.fund_vault_btc("0.2", harness.users[0].address)
+    harness.fund_vault_btc("0.2", harness.users[0])
     requested = []
     for n in range(count):
         address = harness.bitcoind.new_address()
-        amount = 40_000 + n
-        requested.append(
-            (harness.withdraw(harness.users[5], Asset.BTC, amount, address), amount, address)
-        )
+        withdrawal = harness.withdraw(harness.users[5], Asset.BTC, 40_000 + n, address)
+        requested.append((withdrawal, harness.bridge.payout(withdrawal), address))
     for _ in range(WINDOW + 1):
         await harness.step(release=False)
     for member in harness.members:
