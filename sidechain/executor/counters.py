@@ -79,17 +79,17 @@ def rebased(
     current: Callable[[Key], int],
     kinds: CounterKeys,
     outputs: Iterable[bytes],
-) -> TxWrites | None:
-    """`changes` with each counter's final write shifted by `current - reads`, or None if the
-    shift could have changed what the transaction did. `seen` are the values the transaction
-    read from or wrote to each counter, in order; `outputs` its return data, log data and
-    topics (32-byte words)."""
+) -> TxWrites | Key:
+    """`changes` with each counter's final write shifted by `current - reads`, or the key of
+    a counter whose shift could have changed what the transaction did. `seen` are the values
+    the transaction read from or wrote to each counter, in order; `outputs` its return data,
+    log data and topics (32-byte words)."""
     writes = dict(changes.writes)
     shown = b"".join(outputs)
     for key, read in reads.items():
         if key not in writes:  # read only: the value itself mattered
             if current(key) != read:
-                return None
+                return key
             continue
         signed = kinds[key]
         shift = _number(current(key), signed) - _number(read, signed)
@@ -99,8 +99,8 @@ def rebased(
             value = _number(word, signed)
             moved = value + shift
             if not _in_range(moved, signed) or (moved == 0) != (value == 0):
-                return None
+                return key
             if word and word.to_bytes(32, "big") in shown:
-                return None
+                return key
         writes[key] = (_number(writes[key], signed) + shift) % _WORD
     return TxWrites(writes, changes.deltas, changes.codes)

@@ -39,8 +39,6 @@ _KIND_NAMES = ("balance", "nonce", "code", "exists", "slot", "wipe")
 
 def describe(key: Key) -> str:
     """A state key for people: "slot 0x51…0a 0x3f…", "balance 0x51…04"."""
-    if len(key) < 2:
-        return str(key[0])
     text = f"{_KIND_NAMES[key[0]]} 0x{bytes(key[1]).hex()}"
     return text + (f" {key[2]:#x}" if key[0] == SLOT else "")
 

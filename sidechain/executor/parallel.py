@@ -474,7 +474,7 @@ class _BlockRun:
             self.spec.env.counter_slots,
             outputs,
         )
-        return changes if changes is not None else self._conflict(("counter",))
+        return changes if isinstance(changes, TxWrites) else self._conflict(changes)
 
     def _conflict(self, key: Key) -> None:
         """Count the state key whose committed value a speculation did not see."""
