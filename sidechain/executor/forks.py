@@ -10,10 +10,12 @@ rewards (before Paris) or, on our chain, the fee-vault credit.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth.abc import (
     BlockAPI,
     BlockHeaderAPI,
+    ComputationAPI,
     ReceiptAPI,
     ReceiptBuilderAPI,
     SignedTransactionAPI,
@@ -42,9 +44,14 @@ from eth.vm.forks import (
     SpuriousDragonVM,
     TangerineWhistleVM,
 )
+from eth.vm.forks.prague.constants import (
+    CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+    WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+)
 from eth_typing import Hash32
+from eth_utils import encode_hex
 
-from sidechain.executor.errors import UnknownFork
+from sidechain.executor.errors import InvalidBlock, UnknownFork
 from sidechain.vm import SluiceVM
 
 
@@ -63,11 +70,15 @@ class ForkSchedule:
     """The forks of a chain in order; the first applies from genesis.
 
     `unprotected_txs` says whether legacy transactions signed without a chain id (pre-EIP-155)
-    are accepted: Ethereum still accepts them; our chain does not.
+    are accepted: Ethereum still accepts them; our chain does not. `request_contracts` says
+    whether a block is invalid when Prague's withdrawal or consolidation request contract
+    (EIP-7002, EIP-7251) has no code or its system call fails, as on Ethereum; py-evm skips
+    such a contract quietly, and our chain has none.
     """
 
     transitions: tuple[Transition, ...]
     unprotected_txs: bool = False
+    request_contracts: bool = False
 
     def __post_init__(self) -> None:
         if not self.transitions or self.transitions[0].at != 0:
@@ -85,6 +96,7 @@ class ForkSchedule:
 
 
 SLUICE_FORKS = ForkSchedule((Transition(0, SluiceVM),))
+_REQUEST_CONTRACTS = (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS)
 SLUICE_NETWORK = "Sluice"  # our chain's name in fixtures made from its blocks
 
 _HOMESTEAD = HomesteadVM.configure(support_dao_fork=False)
@@ -151,7 +163,7 @@ def network_forks(network: str) -> ForkSchedule:
         return SLUICE_FORKS
     if network not in _NETWORKS:
         raise UnknownFork(f"no py-evm rules for network {network!r}")
-    return ForkSchedule(_NETWORKS[network], unprotected_txs=True)
+    return ForkSchedule(_NETWORKS[network], unprotected_txs=True, request_contracts=True)
 
 
 class _BlockReceipts:
@@ -178,7 +190,9 @@ class BlockFrame:
         chain_id: int,
         uncles: Sequence[BlockHeaderAPI] = (),
         withdrawals: Sequence[WithdrawalAPI] = (),
+        request_contracts: bool = False,
     ) -> None:
+        self.request_contracts = request_contracts
         self._receipts = _BlockReceipts()
         self.vm = vm_class(header, self._receipts, ChainContext(chain_id), None)  # type: ignore[arg-type]
         self.vm._state = state  # type: ignore[attr-defined]
@@ -209,8 +223,34 @@ class BlockFrame:
         self._receipts.receipts = receipts
         if self.withdrawals:
             self.vm.apply_all_withdrawals(self.withdrawals)
-        header = self.vm.block_postprocessing(self.block).header
+        if self.request_contracts and hasattr(self.vm, "process_withdrawal_request_data"):
+            header = self._postprocess_checking_request_contracts()
+        else:
+            header = self.vm.block_postprocessing(self.block).header
         if header.block_number > 0:
             block = self._block_class(header, transactions=list(txs), **self._body)
             self.vm._assign_block_rewards(block)  # type: ignore[attr-defined]
         return getattr(header, "requests_hash", None)
+
+    def _postprocess_checking_request_contracts(self) -> BlockHeaderAPI:
+        """The fork's block end, refusing a block whose request contracts are missing or
+        whose system calls to them fail (raises `InvalidBlock`)."""
+        for address in _REQUEST_CONTRACTS:
+            if not self.vm.state.get_code(address):
+                raise InvalidBlock(f"request contract {encode_hex(address)} has no code")
+        calls: list[ComputationAPI] = []
+        execute = self.vm.execute_bytecode
+
+        def recorded(**kwargs: Any) -> ComputationAPI:
+            calls.append(execute(**kwargs))
+            return calls[-1]
+
+        self.vm.execute_bytecode = recorded  # type: ignore[method-assign]
+        try:
+            header = self.vm.block_postprocessing(self.block).header
+        finally:
+            del self.vm.execute_bytecode
+        failed = [call.error for call in calls if call.is_error]
+        if failed:
+            raise InvalidBlock(f"a request contract's system call failed: {failed[0]!r}")
+        return header

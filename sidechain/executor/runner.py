@@ -50,6 +50,7 @@ class BlockEnv:
     ancestor_hashes: tuple[Hash32, ...]
     pre_root: Hash32
     counter_slots: Mapping[Key, bool] = field(default_factory=dict)
+    request_contracts: bool = False  # see `ForkSchedule`
 
 
 def _blind_delta_balance(self: StateAPI, address: Address, delta: int) -> None:
@@ -179,6 +180,7 @@ class BlockState:
             env.chain_id,
             extras.uncles,
             extras.withdrawals,
+            env.request_contracts,
         )
 
     def begin(self) -> TxWrites:

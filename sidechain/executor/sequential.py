@@ -62,6 +62,7 @@ class SequentialExecutor(BlockExecutorAPI):
             header=header,
             chain_id=self.chain_id,
             unprotected_txs=self.forks.unprotected_txs,
+            request_contracts=self.forks.request_contracts,
             ancestor_hashes=pre_state.ancestor_hashes,
             pre_root=pre_state.state_root,
         )

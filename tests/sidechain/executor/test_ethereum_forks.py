@@ -27,6 +27,10 @@ from eth.vm.forks import (
     ShanghaiVM,
     SpuriousDragonVM,
 )
+from eth.vm.forks.prague.constants import (
+    CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+    WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+)
 from eth.vm.forks.shanghai.withdrawals import Withdrawal
 from eth_keys import keys
 from eth_utils import encode_hex
@@ -40,6 +44,8 @@ _RECEIVER = b"\x22" * 20
 _COINBASE = b"\x33" * 20
 # init code: SSTORE(0, 7), then deploy an empty runtime
 _INIT_CODE = bytes.fromhex("600760005500")
+_STOP = b"\x00"
+_REQUEST_CONTRACTS = (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS)
 _FORKS = {
     "Frontier": FrontierVM,
     "EIP158": SpuriousDragonVM,
@@ -53,7 +59,9 @@ _FORKS = {
 }
 
 
-def _mined_fixture(network: str, vm_class: type[VirtualMachineAPI]) -> dict[str, Any]:
+def _mined_fixture(
+    network: str, vm_class: type[VirtualMachineAPI], request_contracts: bool = True
+) -> dict[str, Any]:
     merged = issubclass(vm_class, ParisVM)
     params: dict[str, Any] = {
         "difficulty": 0 if merged else 131_072,
@@ -62,15 +70,24 @@ def _mined_fixture(network: str, vm_class: type[VirtualMachineAPI]) -> dict[str,
     }
     if merged:
         params["nonce"] = b"\x00" * 8
+    state: dict[bytes, dict[str, Any]] = {_SENDER: {"balance": 10**20}}
+    if request_contracts and issubclass(vm_class, PragueVM):  # they report no requests
+        state.update({address: {"code": _STOP, "nonce": 1} for address in _REQUEST_CONTRACTS})
     chain = build(
         MiningChain,
         fork_at(vm_class, 0),
         disable_pow_check(),
         chain_id(1),
-        genesis(db=AtomicDB(), params=params, state={_SENDER: {"balance": 10**20}}),
+        genesis(db=AtomicDB(), params=params, state=state),
     )
     pre = {
-        encode_hex(_SENDER): {"balance": hex(10**20), "nonce": "0x00", "code": "0x", "storage": {}}
+        encode_hex(address): {
+            "balance": hex(account.get("balance", 0)),
+            "nonce": hex(account.get("nonce", 0)),
+            "code": encode_hex(account.get("code", b"")),
+            "storage": {},
+        }
+        for address, account in state.items()
     }
     blocks = []
     withdraws = "withdrawals" in vm_class.get_block_class()._meta.field_names
@@ -114,3 +131,15 @@ def test_blocks_mined_by_pyevm_replay_through_the_sequential_executor(
     path.write_text(json.dumps({f"mined_{network}": _mined_fixture(network, _FORKS[network])}))
     outcome = run_test(load_tests(path)[0], "sequential")
     assert outcome.passed, outcome.detail
+
+
+def test_prague_block_without_the_request_contracts_is_rejected(tmp_path: Path) -> None:
+    """py-evm mines it (it skips a missing request contract); Ethereum's rules (EIP-7002,
+    EIP-7251) make the block invalid, and replay says why."""
+    path = tmp_path / "no_requests.json"
+    fixture = _mined_fixture("Prague", PragueVM, request_contracts=False)
+    path.write_text(json.dumps({"mined_Prague_without_request_contracts": fixture}))
+    outcome = run_test(load_tests(path)[0], "sequential")
+    assert not outcome.passed
+    assert "block 0 rejected: invalid block: request contract" in outcome.detail
+    assert "has no code" in outcome.detail
