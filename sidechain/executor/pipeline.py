@@ -15,6 +15,7 @@ from eth._utils.state import code_is_delegation_designation
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth.vm.message import Message
 from eth_keys.exceptions import BadSignature as EthKeysBadSignature
 from eth_typing import Address
@@ -114,6 +115,15 @@ class TransactionPipeline:
         sender_code = state.get_code(tx.sender)
         if sender_code and not code_is_delegation_designation(sender_code):
             raise InvalidTransaction(tx.hash, "sender is a contract (EIP-3607)")
+        initcode_limited = hasattr(state.computation_class, "consume_initcode_gas_cost")
+        if (
+            initcode_limited
+            and tx.to == CREATE_CONTRACT_ADDRESS
+            and len(tx.data) > MAX_INITCODE_SIZE
+        ):
+            raise InvalidTransaction(
+                tx.hash, f"initcode of {len(tx.data)} bytes, above EIP-3860's {MAX_INITCODE_SIZE}"
+            )
         balance, cost = state.get_balance(tx.sender), max_cost(tx)
         if balance < cost:
             raise InvalidTransaction(

@@ -288,6 +288,22 @@ def test_invalid_transaction_fails_the_block_and_the_next_block_is_right(
     run_both(blocks, parallel, [blocks.erc20(i, receiver(i), 3) for i in range(100)])
 
 
+def test_creation_with_initcode_above_the_limit_makes_the_block_invalid(
+    blocks: Blocks, parallel: ParallelExecutor
+) -> None:
+    """EIP-3860: such a transaction cannot be included (py-evm raises OutOfGas instead)."""
+    too_long = blocks.chain.sign(
+        blocks.sender(40), {**blocks._fields(0), "data": bytes(49_153), "gas": 400_000}
+    )
+    txs = (*(blocks.transfer(i, receiver(i)) for i in range(12)), too_long)
+    chain = blocks.chain
+    with chain.store.reading() as snapshot:
+        pre = chain.pre_state(snapshot)
+        for executor in (SequentialExecutor(chain.chain_id), parallel):
+            with pytest.raises(InvalidTransaction, match="EIP-3860"):
+                executor.execute_block(pre, chain.next_header(), txs)
+
+
 def test_worker_killed_mid_block_still_gives_the_right_result(
     blocks: Blocks, parallel: ParallelExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
