@@ -1,10 +1,12 @@
 """Benchmark: withdrawals per release transaction, and the time to build and sign one release.
 
 Starts its own regtest bitcoind and a 2-of-3 federation in this process (each member with its
-own SQLite ledger and a signing server on loopback). For each batch size it records that many
-ready BTC withdrawals in every ledger, then times, on the coordinator:
+own SQLite ledger and a signing server on loopback), the vault funded with ten 1-BTC deposits
+recorded as minted in every ledger (the scenarios with relayer processes and real deposits are
+in tests/relayer/releases; this measures the release path alone). For each batch size it
+records that many ready BTC withdrawals in every ledger, then times, on the coordinator:
 
-  build   the vault's coins (scantxoutset) + the batched transaction and its PSBT
+  build   the vault's coins (gettxout over the ledger's coins) + the transaction and its PSBT
   sign    the signing round: its own checks and signatures, then a peer's over HTTP
           (each member checks every output against its own ledger and bitcoind first)
   total   build + sign + finalise + sendrawtransaction
@@ -35,6 +37,7 @@ from bridge.ledger import Asset, DepositStatus, Ledger, WithdrawalStatus, ledger
 from bridge.ledger.testing import sqlite_ledger
 from regtest.binaries import install
 from regtest.node import BitcoindNode
+from regtest.util import free_port
 from relayer.keys import MemberKeys
 from relayer.release import SpendRunner
 from relayer.release_build import Payout, SpendRules, build_spend
@@ -43,10 +46,11 @@ from relayer.signing import BridgeDomain, Peer, SigningMember, finalize
 from relayer.signing_client import Federation, PeerClient
 from relayer.signing_server import SigningServer
 from relayer.vault import Vault, VaultSettings
+from sidechain.system_tx import WEI_PER_SAT
 
 THRESHOLD = 2
-BASE_PORT = 28700
 USDT_PROPERTY = 3
+FEE_RATE = 2_000  # sat per 1000 vbytes: the default fee floor
 
 
 @dataclass
@@ -68,7 +72,8 @@ async def federation(node: BitcoindNode, workdir: Path) -> AsyncIterator[list[Lo
         tuple(k.bitcoin_public for k in keys), THRESHOLD, "regtest", USDT_PROPERTY
     )
     rules = SpendRules(usdt_property_id=USDT_PROPERTY)
-    peers = [Peer(k.address, f"http://127.0.0.1:{BASE_PORT + n}") for n, k in enumerate(keys)]
+    ports = [free_port() for _ in keys]
+    peers = [Peer(k.address, f"http://127.0.0.1:{ports[n]}") for n, k in enumerate(keys)]
     members: list[Local] = []
     cleanup: list[Any] = []
     for n, key in enumerate(keys):
@@ -77,7 +82,7 @@ async def federation(node: BitcoindNode, workdir: Path) -> AsyncIterator[list[Lo
         checker = SpendChecker(settings, rules, rpc, no_state_root)
         member = SigningMember(key, sessions, rpc, checker, BridgeDomain(1, bytes(20)))
         others = [p for p in peers if p.address != key.address]
-        server = SigningServer(member, others, "127.0.0.1", BASE_PORT + n)
+        server = SigningServer(member, others, "127.0.0.1", ports[n])
         await server.start()
         client = PeerClient(key)
         group = Federation(member, others, client, THRESHOLD, rotation_blocks=10)
@@ -142,7 +147,7 @@ def ready_withdrawals(
                     sender="0x" + "5e" * 20,
                     asset=Asset.BTC,
                     amount=10_000 + n,
-                    burned_amount=(10_000 + n) * 10**10,
+                    burned_amount=(10_000 + n) * WEI_PER_SAT,
                     bitcoin_address=address,
                     sidechain_tx_hash=f"0x{offset + n + 1:064x}",
                     sidechain_block=1,
@@ -161,7 +166,11 @@ async def one_release(
     started = time.perf_counter()
     coins = await coordinator.vault.coins()
     plan = build_spend(
-        payouts, coins.funding, coordinator.vault.settings.change, 2_000, SpendRules(USDT_PROPERTY)
+        payouts,
+        coins.funding,
+        coordinator.vault.settings.change,
+        FEE_RATE,
+        SpendRules(USDT_PROPERTY),
     )
     built = time.perf_counter()
     proposal = SpendProposal(plan.psbt, plan.payments, plan.fee_rate)
