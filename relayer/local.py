@@ -15,6 +15,7 @@ keys, the ledgers and the chain, and writes the members' configs again from its 
 bitcoind password, ports and settings may change between runs).
 """
 
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,25 @@ class FederationSettings:
     signing_port_base: int = 0  # 0: a free port (member i listens on base + i)
 
 
+def free_ports(count: int, attempts: int = 50) -> int:
+    """A base port b such that b+1 .. b+count were all free a moment ago (member i signs on
+    b+i)."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + count <= 65535 and all(_bindable(base + i) for i in range(1, count + 1)):
+            return base
+    raise OSError(f"no {count} free consecutive ports found in {attempts} attempts")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class RelayerProcess(ManagedProcess):
     """One `sluice relayer run` child: start (optionally with a crash point), stop, kill -9.
 
@@ -100,7 +120,7 @@ class LocalFederation:
             directory=workdir / "federation",
             members=settings.members,
             threshold=settings.threshold,
-            signing_port_base=settings.signing_port_base or free_port(),
+            signing_port_base=settings.signing_port_base or free_ports(settings.members),
             bitcoin_rpc_url=bitcoind.rpc_url,
             bitcoin_rpc_user=bitcoind.rpc_user,
             bitcoin_rpc_password=bitcoind.rpc_password,

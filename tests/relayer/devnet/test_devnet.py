@@ -18,6 +18,7 @@ from web3 import Web3
 from bridge.bitcoin.blocks import to_sats
 from bridge.ledger import Asset, Ledger, create_ledger_engine, ledger_sessions
 from regtest.util import free_port, wait_until
+from relayer.local import free_ports
 from sluice.processes import sluice_command
 from tests.relayer.support import RELEASED, Bridge
 
@@ -44,7 +45,7 @@ class Devnet:
             "--api-port",
             str(ports[2]),
             "--signing-port-base",
-            str(free_port()),
+            str(free_ports(3)),
             "--block-seconds",
             "1",
         )

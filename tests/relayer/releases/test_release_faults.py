@@ -8,7 +8,7 @@ others are then restarted without it. A point every member reaches is set on one
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -90,18 +90,16 @@ def ledgers_agree(federation: FederationRig, withdrawal: str, status: W) -> bool
     return True
 
 
-def release(
-    federation: FederationRig,
-    bridge: Bridge,
-    user: LocalAccount,
-    sats: int,
-    until: Callable[[str], object],
-) -> tuple[str, str, int]:
-    """A BTC withdrawal, mined toward until(withdrawal id): (id, address, payout)."""
+def coordinator_dies_releasing(
+    federation: FederationRig, bridge: Bridge, user: LocalAccount, point: str, sats: int
+) -> tuple[list[RelayerProcess], RelayerProcess, str, str]:
+    """Every member armed with `point`, a BTC withdrawal mined until the coordinator dies there:
+    (the armed members, the dead one, the withdrawal id, its Bitcoin address)."""
+    armed = crash(federation, point, (1, 2, 3))
     address = federation.bitcoind.new_address()
     withdrawal = bridge.withdraw(user, Asset.BTC, sats, address)
-    federation.mine_until(lambda: until(withdrawal))
-    return withdrawal, address, bridge.payout(withdrawal)
+    federation.mine_until(lambda: any(r.returncode == CRASHED for r in armed))
+    return armed, crashed(armed, point), withdrawal, address
 
 
 def finish(federation: FederationRig, bridge: Bridge, withdrawal: str, address: str) -> str:
@@ -126,11 +124,9 @@ def finish(federation: FederationRig, bridge: Bridge, withdrawal: str, address: 
 def test_a_coordinator_killed_around_the_broadcast_sends_the_same_release_once(
     federation: FederationRig, bridge: Bridge, user: LocalAccount, point: str
 ) -> None:
-    armed = crash(federation, point, (1, 2, 3))
-    withdrawal, address, _ = release(
-        federation, bridge, user, 40_000, lambda _w: any(r.returncode == CRASHED for r in armed)
+    armed, dead, withdrawal, address = coordinator_dies_releasing(
+        federation, bridge, user, point, 40_000
     )
-    dead = crashed(armed, point)
 
     def recorded(ledger: Ledger) -> list[tuple[str, ReleaseStatus]]:
         return [
@@ -151,12 +147,9 @@ def test_a_coordinator_killed_around_the_broadcast_sends_the_same_release_once(
 def test_a_coordinator_killed_after_telling_the_bridge_marks_it_told_once(
     federation: FederationRig, bridge: Bridge, user: LocalAccount
 ) -> None:
-    point = "after_release_told"
-    armed = crash(federation, point, (1, 2, 3))
-    withdrawal, address, _ = release(
-        federation, bridge, user, 41_000, lambda _w: any(r.returncode == CRASHED for r in armed)
+    armed, dead, withdrawal, address = coordinator_dies_releasing(
+        federation, bridge, user, "after_release_told", 41_000
     )
-    dead = crashed(armed, point)
     assert bridge.status(withdrawal)[0] == RELEASED  # told before the crash
     restart(armed)
     txid = finish(federation, bridge, withdrawal, address)

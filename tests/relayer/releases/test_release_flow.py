@@ -135,16 +135,6 @@ def test_a_stuck_release_is_bumped_by_rbf_and_the_replacement_is_what_the_bridge
     withdrawal = bridge.withdraw(user, Asset.BTC, 55_555, address)
     payout = bridge.payout(withdrawal)
 
-    def in_mempool() -> bool:
-        found = federation.read(1, lambda ledger: ledger.withdrawals.get(withdrawal))
-        return (
-            found is not None
-            and found.status == WithdrawalStatus.RELEASED
-            and found.release_txid in chain.getrawmempool()
-        )
-
-    federation.mine_until(in_mempool)
-
     def replaced() -> list[tuple[str, str]]:
         def find(ledger: Ledger) -> list[tuple[str, str]]:
             return [
@@ -155,7 +145,8 @@ def test_a_stuck_release_is_bumped_by_rbf_and_the_replacement_is_what_the_bridge
 
         return federation.read(1, find)
 
-    # Empty blocks: the release waits in the mempool until the coordinator bumps its fee.
+    # Empty blocks from the request on: the window closes, the release goes out and waits in
+    # the mempool until the coordinator bumps its fee.
     federation.mine_until(lambda: bool(replaced()), empty=True)
     ((old_txid, new_txid),) = replaced()
     mempool = chain.getrawmempool()
