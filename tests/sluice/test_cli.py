@@ -1,4 +1,4 @@
-"""The `sluice` command: subcommands listed, bitcoind located (tests/relayer/devnet runs the devnet)."""
+"""The `sluice` command: subcommands listed, bitcoind located (tests/relayer/devnet: devnet)."""
 
 from regtest.binaries import Binaries
 from sluice.cli import main
