@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 
 from lending.errors import MalformedPriceReport
-from sidechain.attestation import attestation_digest, sign_attestation
+from sidechain.attestation import attestation_digest, sign_attestation, typed_data
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT
 
 ORACLE_DOMAIN_NAME = "Sluice Price Oracle"
@@ -65,6 +66,15 @@ def sign_price(
 ) -> bytes:
     """One member's 65-byte r || s || v signature of `report`."""
     return sign_attestation(report, private_key, chain_id, oracle_address, ORACLE_DOMAIN_NAME)
+
+
+def price_signer(
+    report: PriceReport, signature: bytes, chain_id: int, oracle_address: bytes
+) -> str:
+    """The address (lowercase hex) whose key made `signature` of `report`."""
+    message = typed_data(report, chain_id, oracle_address, ORACLE_DOMAIN_NAME)
+    signer = Account.recover_message(encode_typed_data(full_message=message), signature=signature)
+    return str(signer).lower()
 
 
 def quorum_signatures(

@@ -8,7 +8,9 @@ from the vaults.
 """
 
 import copy
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
+from typing import Any
 
 from lending.errors import PoolRefused
 
@@ -42,6 +44,12 @@ class MarketConfig:
 
     def as_tuple(self) -> tuple[object, ...]:
         return (self.listed, *astuple(self)[:-1])
+
+    @classmethod
+    def from_tuple(cls, values: tuple[Any, ...]) -> "MarketConfig":
+        """The inverse of `as_tuple`: LendingPool.markets(m) decoded."""
+        listed, *settings = values
+        return cls(*(int(value) for value in settings), listed=bool(listed))
 
 
 def div_up(numerator: int, denominator: int) -> int:
@@ -132,9 +140,39 @@ class Market:
 
 @dataclass(frozen=True)
 class Position:
+    """USD * 10**-8: collateral weighted by loan-to-value and by liquidation threshold; debt."""
+
     power: int
     weighted: int
     debt: int
+
+
+@dataclass(frozen=True)
+class Holding:
+    """An account's collateral and debt in one market (base units), at the asset's price."""
+
+    config: MarketConfig
+    collateral: int
+    owed: int
+    price: int
+
+
+def weigh(holdings: Iterable[Holding]) -> Position:
+    """LendingPool._position: values round down, debts up (the pool's favour)."""
+    power = weighted = debt = 0
+    for held in holdings:
+        if held.collateral == 0 and held.owed == 0:
+            continue
+        value = held.collateral * held.price // PRICE_UNIT
+        power += value * held.config.ltv_bps // MAX_BPS
+        weighted += value * held.config.liquidation_threshold_bps // MAX_BPS
+        debt += div_up(held.owed * held.price, PRICE_UNIT)
+    return Position(power, weighted, debt)
+
+
+def health_factor(position: Position) -> int:
+    """LendingPool.health_factor: weighted collateral over debt in WAD; MAX_UINT without debt."""
+    return MAX_UINT if position.debt == 0 else position.weighted * WAD // position.debt
 
 
 @dataclass
@@ -202,21 +240,18 @@ class PoolModel:
         )
 
     def position(self, account: str) -> Position:
-        power = weighted = debt = 0
-        for index, market in self.markets.items():
-            collateral, owed = self.supply_of(index, account), self.owed_by(index, account)
-            if collateral == 0 and owed == 0:
-                continue
-            price = self.prices[index % 2]
-            value = collateral * price // PRICE_UNIT
-            power += value * market.config.ltv_bps // MAX_BPS
-            weighted += value * market.config.liquidation_threshold_bps // MAX_BPS
-            debt += div_up(owed * price, PRICE_UNIT)
-        return Position(power, weighted, debt)
+        return weigh(
+            Holding(
+                market.config,
+                self.supply_of(index, account),
+                self.owed_by(index, account),
+                self.prices.get(index % 2, 0),
+            )
+            for index, market in self.markets.items()
+        )
 
     def health_factor(self, account: str) -> int:
-        held = self.position(account)
-        return MAX_UINT if held.debt == 0 else held.weighted * WAD // held.debt
+        return health_factor(self.position(account))
 
     def _atomic(self, operation, *args):  # noqa: ANN001, ANN002, ANN202 (any operation)
         saved = copy.deepcopy(self.markets)

@@ -216,6 +216,86 @@ class VaultConfig:
 
 
 @dataclass(frozen=True)
+class OracleConfig:
+    """A federation member's price pusher (`sluice oracle push`), beside its relayer.
+
+    The member's signing key, id and node come from [relayer]; `peer_urls[i]` is the
+    co-signing endpoint of the member whose EVM address is `peer_addresses[i]`. Prices come from
+    `source_file` (JSON `{"BTC": "60000.00", "USDT": "1"}`, USD per coin) or `source_command`
+    (an argv printing that JSON). Posts are sent from the poster key (a funded account of
+    its own: the member key's nonces belong to the relayer). Fractions are basis points.
+    """
+
+    source_file: Path | None = None
+    source_command: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 0
+    peer_addresses: tuple[str, ...] = ()
+    peer_urls: tuple[str, ...] = ()
+    poster_key_file: Path | None = None
+    poster_private_key: str | None = field(default=None, repr=False)
+    tolerance_bps: int = 50  # a price this far from the member's own observation is signed
+    trigger_bps: int = 50  # post when the observation moved this far from the oracle's price
+    heartbeat: float = 600.0  # post at least this often (seconds), below the oracle's max age
+    takeover_after: float = 10.0  # the next member in the round's rotation posts after this
+    poll_interval: float = 2.0
+    max_clock_skew: int = 30  # seconds a report's timestamp may differ from this clock
+
+    def __post_init__(self) -> None:
+        if (self.source_file is None) == (not self.source_command):
+            raise ConfigError(
+                "oracle: set exactly one of oracle.source_file, oracle.source_command"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"oracle.port must be a TCP port (0-65535), got {self.port}")
+        if len(self.peer_addresses) != len(self.peer_urls):
+            raise ConfigError(
+                f"oracle.peer_addresses ({len(self.peer_addresses)}) and oracle.peer_urls "
+                f"({len(self.peer_urls)}) must list the same peers"
+            )
+        for name in ("tolerance_bps", "trigger_bps"):
+            if not 0 < getattr(self, name) <= 10_000:
+                raise ConfigError(f"oracle.{name} must be 1..10000, got {getattr(self, name)}")
+        for name in ("heartbeat", "takeover_after", "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"oracle.{name} must be > 0, got {getattr(self, name)}")
+        if self.max_clock_skew < 1:
+            raise ConfigError(f"oracle.max_clock_skew must be >= 1, got {self.max_clock_skew}")
+
+
+@dataclass(frozen=True)
+class LiquidatorConfig:
+    """The liquidator and accrual keeper (`sluice liquidator run`): its own funded account
+    (`key_file`, or `private_key`), its checkpoint file, its node, its profit floor (USD with
+    8 decimals, after gas)."""
+
+    node_rpc_url: str = "http://127.0.0.1:8545"
+    node_timeout: float = 10.0
+    key_file: Path | None = None
+    private_key: str | None = field(default=None, repr=False)
+    state_file: Path = Path("sluice-liquidator.json")
+    start_block: int = 0  # the first block whose pool events are read
+    poll_interval: float = 0.5
+    keeper: bool = True  # call LendingPool.accrue for each loanable market every block
+    min_profit: int = 0
+    log_chunk_blocks: int = 2_000
+
+    def __post_init__(self) -> None:
+        if self.key_file is None and not self.private_key:
+            raise ConfigError("liquidator: set liquidator.key_file or liquidator.private_key")
+        for name in ("node_timeout", "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"liquidator.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("start_block", "min_profit"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"liquidator.{name} must be >= 0, got {getattr(self, name)}")
+        if self.log_chunk_blocks < 1:
+            raise ConfigError(
+                f"liquidator.log_chunk_blocks must be >= 1, got {self.log_chunk_blocks}"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """All of Sluice's settings; each component takes the section it needs."""
 
@@ -226,6 +306,8 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     relayer: RelayerConfig = field(default_factory=RelayerConfig)
     vault: VaultConfig = field(default_factory=VaultConfig)
+    oracle: OracleConfig | None = None
+    liquidator: LiquidatorConfig | None = None
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -251,8 +333,11 @@ def read_toml(path: Path, what: str, error: type[SluiceError]) -> dict[str, Any]
 
 
 def _section_type(section: dataclasses.Field[Any]) -> type:
-    hints = typing.get_type_hints(Config)
-    return typing.cast(type, hints[section.name])
+    """The section's dataclass (an optional section's, `X | None`, is X)."""
+    hint = typing.get_type_hints(Config)[section.name]
+    if isinstance(hint, types.UnionType):
+        (hint,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.cast(type, hint)
 
 
 def _build(cls: type[T], raw: Mapping[str, Any], where: str) -> T:

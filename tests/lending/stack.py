@@ -1,0 +1,129 @@
+"""A real `sluice node run` on a dev chain with the lending daemons beside it, for the tests of
+the oracle pusher, the liquidator and the lending API: the dev federation's three members each
+run `sluice oracle push` over one price file, posting from dev accounts of their own."""
+
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from regtest.util import free_port, wait_until
+from sidechain.contracts import load_artifact
+from sidechain.datadir import DEV_FEDERATION_FILE, read_dev_accounts
+from sidechain.genesis import DEV_ACCOUNTS_FILE, DevAccount
+from sidechain.predeploys import ORACLE_ADDRESS, POOL_ADDRESS
+from sluice.processes import ManagedProcess, answers_tcp, sluice_command
+from tests.support.node import NodeProcess
+
+WEI_PER_SAT = 10**10
+GAS = 3_000_000
+BTC_PRICE = "60000"
+
+
+def toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+class LendingNode:
+    """The node, its funded dev accounts and federation, and web3 contracts over it."""
+
+    def __init__(self, node: NodeProcess) -> None:
+        self.node = node
+        self.accounts = read_dev_accounts(node.datadir / DEV_ACCOUNTS_FILE)
+        self.members = read_dev_accounts(node.datadir / DEV_FEDERATION_FILE)
+        self.w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30}))
+        self.pool = self.contract("LendingPool", POOL_ADDRESS)
+        self.oracle = self.contract("PriceOracle", ORACLE_ADDRESS)
+
+    def contract(self, name: str, address: bytes) -> Any:
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(address), abi=load_artifact(name).abi
+        )
+
+    def send(self, key: str, call: Any, value: int = 0) -> dict[str, Any]:
+        """Sign and send `call` from `key` (no estimate: a revert is mined); its receipt."""
+        sender = Account.from_key(key)
+        tx = call.build_transaction(
+            {
+                "from": sender.address,
+                "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+                "value": value,
+                "gas": GAS,
+                "chainId": self.w3.eth.chain_id,
+            }
+        )
+        signed = sender.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60))
+
+    def ok(self, key: str, call: Any, value: int = 0) -> dict[str, Any]:
+        receipt = self.send(key, call, value)
+        assert receipt["status"] == 1, receipt
+        return receipt
+
+    def price(self, asset: int) -> tuple[int, int, int]:
+        return tuple(self.oracle.functions.reports(asset).call())  # type: ignore[return-value]
+
+
+class Pushers:
+    """`sluice oracle push` for every dev federation member, over one price file."""
+
+    def __init__(self, chain: LendingNode, workdir: Path, **oracle: object) -> None:
+        self.chain = chain
+        self.price_file = workdir / "prices.json"
+        self.write_prices(BTC=BTC_PRICE, USDT="1")
+        self.ports = [free_port() for _ in chain.members]
+        self.posters = chain.accounts[-len(chain.members) :]
+        self.processes = [
+            ManagedProcess(
+                f"oracle {n + 1}",
+                sluice_command("oracle", "push", "--config", str(self._config(workdir, n, oracle))),
+                workdir / f"oracle-{n + 1}.log",
+            )
+            for n in range(len(chain.members))
+        ]
+
+    def _config(self, workdir: Path, n: int, oracle: dict[str, object]) -> Path:
+        members, ports = self.chain.members, self.ports
+        peers = [i for i in range(len(members)) if i != n]
+        settings = {"poll_interval": 0.3, "takeover_after": 3.0, **oracle}
+        extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+        path = workdir / f"oracle-{n + 1}.toml"
+        path.write_text(
+            f"[relayer]\nmember_id = {n + 1}\n"
+            f'bitcoin_private_key = "{secrets.token_hex(32)}"\n'
+            f'evm_private_key = "{members[n].private_key}"\n'
+            f'node_rpc_url = "{self.chain.node.url}"\n'
+            f'[oracle]\nsource_file = "{self.price_file}"\nport = {ports[n]}\n'
+            f"peer_addresses = {toml_list([members[i].address for i in peers])}\n"
+            f"peer_urls = {toml_list([f'http://127.0.0.1:{ports[i]}' for i in peers])}\n"
+            f'poster_private_key = "{self.posters[n].private_key}"\n{extra}'
+        )
+        return path
+
+    def write_prices(self, **prices: str) -> None:
+        partial = self.price_file.with_suffix(".partial")
+        partial.write_text(json.dumps(prices))
+        partial.replace(self.price_file)
+
+    def start(self) -> None:
+        for process, port in zip(self.processes, self.ports, strict=True):
+            process.start(answers_tcp("127.0.0.1", port), timeout=60)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def wait_for_price(self, asset: int, price: int, timeout: float = 60) -> None:
+        wait_until(lambda: self.chain.price(asset)[0] == price, timeout)
+
+    def logs(self) -> str:
+        return "\n".join(p.log_path.read_text(errors="replace") for p in self.processes)
+
+
+def poster_keys(pushers: Pushers) -> Callable[[int], DevAccount]:
+    return lambda n: pushers.posters[n]
