@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from sidechain.node import Node
+from sidechain.rpc.debug import DebugMethods
 from sidechain.rpc.deposits import DepositMethods
 from sidechain.rpc.errors import CannotListen
 from sidechain.rpc.eth import EthMethods
@@ -36,6 +37,7 @@ def method_table(node: Node, settings: RpcSettings) -> MethodTable:
         **EthMethods(node, logs).table(),
         **FilterMethods(node, logs, FilterRegistry()).table(),
         **DepositMethods(node).table(),
+        **DebugMethods(node).table(),
     }
     return {name: _served(node, handler) for name, handler in methods.items()}
 

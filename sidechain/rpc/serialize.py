@@ -15,7 +15,7 @@ from sidechain.views import (
     StoredBlock,
     TransactionView,
 )
-from sidechain.vm import effective_gas_price
+from sidechain.vm import SluiceBlock, effective_gas_price
 
 LEGACY_TYPE = 0
 ACCESS_LIST_TYPE = 1
@@ -192,10 +192,20 @@ def _effective_gas_price(tx: BlockTransaction, header: BlockHeaderAPI) -> int:
 
 def block_size(stored: StoredBlock) -> int:
     """RLP size of the block (header, transactions, no uncles, no withdrawals), as geth counts."""
-    items = [
-        rlp.decode(tx.encode()) if tx.type_id is None else tx.encode() for tx in stored.transactions
-    ]
-    return len(rlp.encode([rlp.decode(rlp.encode(stored.header)), items, [], []]))
+    return len(raw_block(stored))
+
+
+def raw_block(stored: StoredBlock) -> bytes:
+    """The block's RLP as geth's debug_getRawBlock gives it: header, transactions (deposit
+    transactions included, as their typed 0x7e encoding), no uncles, no withdrawals."""
+    return bytes(rlp.encode(SluiceBlock(stored.header, stored.transactions, [], [])))
+
+
+def decode_raw_block(raw: bytes) -> StoredBlock:
+    """The block `raw_block` encoded; raises `rlp.DecodingError` (or a transaction's own
+    decoding error) for bytes that are not one."""
+    block = rlp.decode(raw, sedes=SluiceBlock)
+    return StoredBlock(block.header, tuple(block.transactions))
 
 
 def fee_history(history: FeeHistory, with_rewards: bool) -> dict[str, Any]:
