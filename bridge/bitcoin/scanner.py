@@ -11,26 +11,23 @@ deeper than the confirmation depth, and the bridge must pause.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.blocks import Block, RPCClient
 from bridge.bitcoin.chain import BlockRef, BlockStage, sync_stage
-from bridge.bitcoin.omni.indexer import OmniIndexer
-from bridge.bitcoin.payments import DepositRules, Payment, recognise
-from bridge.ledger.deposits import SeenPayment, deposit_id
+from bridge.bitcoin.deposit_records import count_confirmations, record_payments, rows_where_in
+from bridge.bitcoin.omni.indexer import OmniIndexer, OmniTxResult
+from bridge.bitcoin.payments import DepositRules, recognise
 from bridge.ledger.ledger import Ledger
-from bridge.ledger.models import Deposit, DepositAddress
+from bridge.ledger.models import DepositAddress
 from bridge.ledger.states import DEPOSIT, DepositStatus
 
 log = logging.getLogger(__name__)
 
 CURSOR = "deposit_scanner"
-_ADDRESS_QUERY_CHUNK = 500
-_STILL_COUNTING = (DepositStatus.SEEN, DepositStatus.REJECTED)
 _PAST_DEPTH = (DepositStatus.CONFIRMED, DepositStatus.ATTESTED, DepositStatus.MINTED)
 
 
@@ -100,14 +97,13 @@ class DepositScanner(BlockStage):
             with self._sessions.begin() as session:
                 ledger = Ledger(session)
                 ledger.blocks.connect(block.height, block.hash, block.prev_hash)
-                known = _deposit_addresses(session, _paid_addresses(block))
-                scripts = {
-                    address: bytes.fromhex(row.witness_script) for address, row in known.items()
-                }
-                payments = recognise(block, omni, scripts, self.settings.rules)
-                if payments:
-                    self._record(ledger, payments, block)
-                self._count_confirmations(ledger, block.height)
+                # Read per block, so an address counts from the first block after it was stored.
+                known = rows_where_in(
+                    session, DepositAddress, DepositAddress.address, _paid_addresses(block)
+                )
+                scripts = {row.address: bytes.fromhex(row.witness_script) for row in known}
+                self._record(ledger, block, omni, scripts)
+                count_confirmations(ledger, block.height, self.settings.confirmations)
                 ledger.cursors.set(CURSOR, block.height, block.hash)
         except BaseException:
             self.omni.unwind(block.height - 1)
@@ -133,75 +129,23 @@ class DepositScanner(BlockStage):
                     )
             fork = ledger.blocks.at(to_height)
             ledger.cursors.set(CURSOR, to_height, None if fork is None else fork.hash)
-            self._count_confirmations(ledger, to_height)
+            count_confirmations(ledger, to_height, self.settings.confirmations)
 
     # -- ledger writes -----------------------------------------------------------------------
 
-    def _record(self, ledger: Ledger, payments: list[Payment], block: Block) -> None:
-        """New payments in one batch; reorged ones that are back restored; refused ones rejected."""
-        reorged = {deposit.id for deposit in ledger.deposits.with_status(DepositStatus.REORGED)}
-        returning = [p for p in payments if deposit_id(p.txid, p.vout) in reorged]
-        for payment in returning:
-            ledger.deposits.restore(
-                deposit_id(payment.txid, payment.vout),
-                block_height=block.height,
-                block_hash=block.hash,
-                confirmations=1,
-            )
-        ledger.deposits.record_many(
-            [
-                SeenPayment(
-                    txid=p.txid,
-                    vout=p.vout,
-                    asset=p.asset,
-                    amount=p.amount,
-                    deposit_address=p.address,
-                    block_height=block.height,
-                    block_hash=block.hash,
-                    confirmations=1,
-                    omni_property_id=p.omni_property_id,
-                )
-                for p in payments
-                if deposit_id(p.txid, p.vout) not in reorged
-            ]
-        )
-        for payment in payments:
-            if payment.reject_reason is not None:
-                record_id = deposit_id(payment.txid, payment.vout)
-                ledger.deposits.reject(record_id, payment.reject_reason, payment.detail)
-        log.debug("%s: %d payments in block %d", self.name, len(payments), block.height)
-
-    def _count_confirmations(self, ledger: Ledger, height: int) -> None:
-        """Confirmations of deposits not yet at the depth, as of the ledger's tip `height`."""
-        depth = self.settings.confirmations
-        counting = select(Deposit).where(
-            Deposit.status.in_(_STILL_COUNTING),
-            or_(Deposit.confirmations < depth, Deposit.block_height > height - depth),
-        )
-        for deposit in ledger.session.scalars(counting).all():
-            confirmations = min(depth, height - deposit.block_height + 1)
-            if confirmations == deposit.confirmations:
-                continue
-            if deposit.status is DepositStatus.SEEN and confirmations >= depth:
-                ledger.deposits.move(
-                    deposit.id, DepositStatus.CONFIRMED, changes={"confirmations": confirmations}
-                )
-            else:
-                ledger.deposits.set_confirmations(deposit.id, confirmations)
+    def _record(
+        self,
+        ledger: Ledger,
+        block: Block,
+        omni: list[OmniTxResult],
+        scripts: Mapping[str, bytes],
+    ) -> None:
+        """The payments in `block` to the addresses of `scripts`, recorded once."""
+        payments = recognise(block, omni, scripts, self.settings.rules)
+        if payments:
+            written = record_payments(ledger, payments, BlockRef(block.height, block.hash))
+            log.debug("%s: %d payment(s) recorded in block %d", self.name, written, block.height)
 
 
 def _paid_addresses(block: Block) -> set[str]:
     return {out.address for tx in block.transactions for out in tx.outputs if out.address}
-
-
-def _deposit_addresses(session: Session, candidates: Iterable[str]) -> dict[str, DepositAddress]:
-    """Which of `candidates` are deposit addresses, read per block so an address counts from
-    the first block after it was handed out. Holding the rows keeps them in the session's
-    (weak) identity map, so recording a deposit finds its address without another query."""
-    pending = sorted(candidates)
-    found: dict[str, DepositAddress] = {}
-    for start in range(0, len(pending), _ADDRESS_QUERY_CHUNK):
-        chunk = pending[start : start + _ADDRESS_QUERY_CHUNK]
-        query = select(DepositAddress).where(DepositAddress.address.in_(chunk))
-        found.update((row.address, row) for row in session.scalars(query))
-    return found
