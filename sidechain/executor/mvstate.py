@@ -96,16 +96,19 @@ class TxAccess:
     """One transaction's recorded reads and its writes.
 
     `pre_reads` were served by the pre-state, so they stay valid while no committed transaction
-    writes the key; `reads` were served by another transaction's write and are checked by value;
-    `counter_reads` are first reads of opt-in commutative slots (rebased at commit, see
-    `counters`), `counter_values` every value the transaction read from or wrote to them.
+    writes the key; `reads` were served by another transaction's write and are checked by value.
+    A worker tracking counters (`counter_tracking`) adds the first read of each counter it may
+    shift (`counter_reads`), the comparisons the transaction made on counter values
+    (`counter_checks`, `counters.Check`) and the counters whose write moves with the shift
+    (`counter_writes`); see `counters.rebased`.
     """
 
     pre_reads: tuple[Key, ...]
     reads: dict[Key, Any]
-    counter_reads: dict[Key, int]
     changes: TxWrites
-    counter_values: dict[Key, tuple[int, ...]] = field(default_factory=dict)
+    counter_reads: dict[Key, int] = field(default_factory=dict)
+    counter_checks: tuple[tuple[Any, ...], ...] = ()
+    counter_writes: frozenset[Key] = frozenset()
 
 
 def forget_slots(values: dict[Key, Any], address: bytes) -> None:
@@ -176,15 +179,12 @@ class RecordingAccountDB(AccountDatabaseAPI):
     """py-evm's account database for one transaction at a time, recording instead of a trie.
 
     Balance credits to an account whose balance the transaction has not read stay blind deltas
-    (no read recorded), so transfers to one hot account do not conflict. Slots listed in
-    `counter_slots` (key -> signed) record their first read and every value seen apart: the
-    coordinator rebases such a counter on the committed value instead of re-executing.
+    (no read recorded), so transfers to one hot account do not conflict.
     """
 
     def __init__(self, view: View, state_root: Hash32) -> None:
         self.view = view
         self._root = state_root
-        self.counter_slots: Mapping[Key, bool] = {}
         self.root_of: Callable[[TxWrites], Hash32] | None = None
         # the next balance read of this address is a CALL's idle check: not recorded, 0
         self.unread_balance: bytes | None = None
@@ -195,23 +195,21 @@ class RecordingAccountDB(AccountDatabaseAPI):
         self._undo: list[tuple[Key, Any]] = []
         self._reads: dict[Key, Any] = {}
         self._pre_reads: set[Key] = set()
-        self._counter_reads: dict[Key, int] = {}
-        self._counter_values: dict[Key, list[int]] = {}
         self._codes: dict[bytes, bytes] = {}
         self._checkpoints: dict[int, int] = {}
 
     def take(self) -> TxAccess:
         """The transaction's reads and writes; the next transaction starts from nothing."""
-        changes = self.changes()
-        access = TxAccess(
-            tuple(self._pre_reads),
-            {k: v for k, v in self._reads.items() if k not in self._pre_reads},
-            self._counter_reads,
-            changes,
-            {key: tuple(values) for key, values in self._counter_values.items()},
-        )
+        access = self._access()
         self._reset()
         return access
+
+    def _access(self) -> TxAccess:
+        return TxAccess(
+            tuple(self._pre_reads),
+            {k: v for k, v in self._reads.items() if k not in self._pre_reads},
+            self.changes(),
+        )
 
     def changes(self) -> TxWrites:
         """What the transaction has written so far."""
@@ -257,10 +255,6 @@ class RecordingAccountDB(AccountDatabaseAPI):
 
     def _read(self, key: Key) -> Any:
         """The value at the start of the transaction, recorded."""
-        if key in self.counter_slots:
-            if key not in self._counter_reads:
-                self._counter_reads[key] = self.view.get(key)
-            return self._counter_reads[key]
         value = self._reads.get(key, _MISSING)
         if value is _MISSING:
             if key[0] == SLOT and self._local.get((WIPE, key[1])):
@@ -322,16 +316,10 @@ class RecordingAccountDB(AccountDatabaseAPI):
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
         key = (SLOT, address, slot)
         # not from the journal: the EIP-2200 original value, the one before this transaction
-        value: int = self._get(key) if from_journal else self._read(key)
-        if key in self.counter_slots:
-            self._counter_values.setdefault(key, []).append(value)
-        return value
+        return self._get(key) if from_journal else self._read(key)  # type: ignore[no-any-return]
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
-        key = (SLOT, address, slot)
-        if key in self.counter_slots:
-            self._counter_values.setdefault(key, []).append(value)
-        self._set(key, value)
+        self._set((SLOT, address, slot), value)
 
     def delete_storage(self, address: Address) -> None:
         for key in [k for k in self._local if k[0] == SLOT and k[1] == address]:

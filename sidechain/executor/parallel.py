@@ -132,8 +132,8 @@ class ParallelExecutor(BlockExecutorAPI):
     `store_path` is the LMDB store the pre-states live in: workers open it themselves (the
     `PreState` interface carries only a database object, which cannot cross processes);
     without it every block runs sequentially. `counter_slots` (default: on our chain,
-    `counters.sluice_counter_slots`) are slots whose contract only adds to or subtracts from
-    them: they merge as deltas at commit instead of serializing transactions. Blocks of
+    `counters.sluice_counter_slots`) are slots transactions mostly add to or subtract from:
+    such writes merge as deltas at commit instead of serializing transactions. Blocks of
     fewer than `min_parallel_txs` transactions run sequentially (replay sets 1, so every block
     with a transaction goes through the workers). `pool` shares workers started by the caller
     (replay runs thousands of short chains on one pool); `close` then leaves them running.
@@ -462,18 +462,7 @@ class _BlockRun:
                 return self._conflict(key)
         if not access.counter_reads:
             return access.changes
-        outcome = speculation.outcome
-        outputs = [] if outcome is None else [outcome.output]
-        for address, topics, data in [] if outcome is None else outcome.logs:
-            outputs += [address, data, *(topic.to_bytes(32, "big") for topic in topics)]
-        changes = rebased(
-            access.changes,
-            access.counter_reads,
-            access.counter_values,
-            get,
-            self.spec.env.counter_slots,
-            outputs,
-        )
+        changes = rebased(access, get)
         return changes if isinstance(changes, TxWrites) else self._conflict(changes)
 
     def _conflict(self, key: Key) -> None:

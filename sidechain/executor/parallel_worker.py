@@ -134,7 +134,7 @@ class _BlockContext:
         self.spec = spec
         self.snapshot = snapshot
         self.view = View(TrieReader(snapshot.state_db(), spec.env.pre_root))
-        self.runner = TxRunner(spec.env, self.view)
+        self.runner = TxRunner(spec.env, self.view, tracks_counters=True)
         self.decode = spec.env.vm_class.get_transaction_builder().decode
         self.view.set_all(updates)
         self._own: dict[Key, int] = {}  # key -> index of this worker's newest write to it

@@ -11,8 +11,8 @@ stale data. Both compute the state root from the committed changes with the same
 
 import functools
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.constants import BLANK_ROOT_HASH
@@ -29,6 +29,7 @@ from sidechain.executor.abc import (
     TxResult,
 )
 from sidechain.executor.batch_trie import Ref
+from sidechain.executor.counter_tracking import CounterOpcodes, CounterTrackingDB
 from sidechain.executor.forks import BlockFrame
 from sidechain.executor.mvstate import Key, RecordingAccountDB, TrieReader, TxAccess, TxWrites, View
 from sidechain.executor.pipeline import TransactionPipeline
@@ -41,7 +42,7 @@ from sidechain.system_tx import BlockTransaction, DepositTransaction
 @dataclass(frozen=True)
 class BlockEnv:
     """What executing a block's transactions needs besides the state: the fork, the block
-    environment, the pre-state root and the opt-in commutative counter slots."""
+    environment, the pre-state root and the opt-in commutative counter slots (`counters`)."""
 
     vm_class: type[VirtualMachineAPI]
     header: BlockHeaderAPI
@@ -49,7 +50,7 @@ class BlockEnv:
     unprotected_txs: bool
     ancestor_hashes: tuple[Hash32, ...]
     pre_root: Hash32
-    counter_slots: Mapping[Key, bool] = field(default_factory=dict)
+    counter_slots: frozenset[Key] = frozenset()
     request_contracts: bool = False  # see `ForkSchedule`
 
 
@@ -95,23 +96,32 @@ def _value_operand(computation: ComputationAPI) -> int | None:
 
 
 @functools.cache
-def recording_state_class(vm_class: type[VirtualMachineAPI]) -> type[StateAPI]:
+def recording_state_class(
+    vm_class: type[VirtualMachineAPI], tracks_counters: bool = False
+) -> type[StateAPI]:
     """`vm_class`'s state class over a `RecordingAccountDB`, with its CALL opcodes keeping an
-    idle balance check unrecorded."""
+    idle balance check unrecorded; `tracks_counters`: over a `CounterTrackingDB`, with the
+    opcodes that track counter values (a worker's)."""
     base = vm_class.get_state_class()
     computation = base.computation_class
     opcodes = {
         code: _CallKeepingBalanceUnread(opcode) if isinstance(opcode, BaseCall) else opcode
         for code, opcode in computation.opcodes.items()
     }
+    counter_opcodes = CounterOpcodes(opcodes) if tracks_counters else None
     return type(
         f"Recording{base.__name__}",
         (base,),
         {
-            "account_db_class": RecordingAccountDB,
+            "account_db_class": CounterTrackingDB if tracks_counters else RecordingAccountDB,
             "delta_balance": _blind_delta_balance,
             "computation_class": type(
-                f"Recording{computation.__name__}", (computation,), {"opcodes": opcodes}
+                f"Recording{computation.__name__}",
+                (computation,),
+                {
+                    "opcodes": opcodes if counter_opcodes is None else counter_opcodes.table,
+                    "counter_opcodes": counter_opcodes,
+                },
             ),
         },
     )
@@ -119,15 +129,21 @@ def recording_state_class(vm_class: type[VirtualMachineAPI]) -> type[StateAPI]:
 
 class TxRunner:
     """A py-evm state of the block's fork over `view`, applying transactions one at a time
-    through the shared `TransactionPipeline` and recording what each one read and wrote."""
+    through the shared `TransactionPipeline` and recording what each one read and wrote.
+    `tracks_counters` (a worker's runner): the block's counter slots are tracked
+    (`counter_tracking`), so the coordinator can shift their writes at commit."""
 
-    def __init__(self, env: BlockEnv, view: View) -> None:
+    def __init__(self, env: BlockEnv, view: View, tracks_counters: bool = False) -> None:
         context = env.vm_class.create_execution_context(
             env.header, env.ancestor_hashes, ChainContext(env.chain_id)
         )
-        self.state = recording_state_class(env.vm_class)(view, context, env.pre_root)  # type: ignore[arg-type]
+        tracks_counters = tracks_counters and bool(env.counter_slots)
+        state_class = recording_state_class(env.vm_class, tracks_counters)
+        self.state = state_class(view, context, env.pre_root)  # type: ignore[arg-type]
         self.db: RecordingAccountDB = self.state._account_db  # type: ignore[attr-defined]
-        self.db.counter_slots = env.counter_slots
+        if isinstance(self.db, CounterTrackingDB):
+            self.db.counter_slots = env.counter_slots
+            self.db.opcodes = state_class.computation_class.counter_opcodes  # type: ignore[attr-defined]
         # building the state re-sets system contracts' code when it is already equal (py-evm's
         # `set_system_contracts`): a no-op write, dropped here
         self.db.take()

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import vyper
 from eth._utils.address import generate_contract_address
 from eth_abi import encode
 from eth_typing import Address
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +31,8 @@ from sidechain.genesis import DevAccount
 from sidechain.predeploys import USDT_ADDRESS
 from sidechain.system_tx import ASSET_BTC, ASSET_USDT, BlockTransaction
 from sidechain.vm import SluiceVM
+from tests.sidechain.executor import same_result
+from tests.sidechain.executor.same_result import address_of, compiled, parallel_executor
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode:DeprecationWarning"),
@@ -70,7 +71,7 @@ class Blocks:
         self.counter_code = counter_code
         self.deployer = chain.accounts[-1]
         self.chainer = chain.accounts[-2]
-        self.counter = Address(generate_contract_address(_address(self.deployer), 0))
+        self.counter = Address(generate_contract_address(address_of(self.deployer), 0))
         self.deposit_index = 10**6
 
     def sender(self, index: int) -> DevAccount:
@@ -148,21 +149,16 @@ class Blocks:
         }
 
 
-def _address(account: DevAccount) -> Address:
-    return Address(to_canonical_address(account.address))
-
-
 @pytest.fixture(scope="module")
 def blocks() -> Iterator[Blocks]:
-    compiled = vyper.compile_code(COUNTER_SOURCE, output_formats=["bytecode"])
-    code = bytes.fromhex(compiled["bytecode"].removeprefix("0x"))
+    code = compiled(COUNTER_SOURCE)
     with tempfile.TemporaryDirectory(prefix="sluice-parallel-") as tmp:
         chain = WorkloadChain(
             Path(tmp) / "chain", SENDERS, block_gas_limit(SENDERS * 3), lambda n: None
         )
         made = Blocks(chain, code)
         setup = [
-            chain.deposit(i, ASSET_USDT, USDT_FUNDING, _address(account))
+            chain.deposit(i, ASSET_USDT, USDT_FUNDING, address_of(account))
             for i, account in enumerate(chain.accounts[: SENDERS - 2])
         ]
         setup.append(made.create(SENDERS - 1))
@@ -173,41 +169,15 @@ def blocks() -> Iterator[Blocks]:
 
 @pytest.fixture(scope="module")
 def parallel(blocks: Blocks) -> Iterator[ParallelExecutor]:
-    executor = ParallelExecutor(
-        blocks.chain.chain_id,
-        workers=2,
-        store_path=blocks.chain.path,
-        counter_slots=[CounterSlot(blocks.counter, COUNTER_SLOT)],
-        min_parallel_txs=8,
-    )
-    yield executor
-    executor.close()
+    with parallel_executor(blocks.chain, [CounterSlot(blocks.counter, COUNTER_SLOT)]) as executor:
+        yield executor
 
 
 def run_both(
     blocks: Blocks, parallel: ParallelExecutor, txs: list[BlockTransaction]
 ) -> BlockResult:
     """Execute `txs` on the chain head with both executors; assert equal results."""
-    chain = blocks.chain
-    header = chain.next_header()
-    with chain.store.reading() as snapshot:
-        pre = chain.pre_state(snapshot)
-        expected = SequentialExecutor(chain.chain_id).execute_block(pre, header, tuple(txs))
-        got = parallel.execute_block(pre, header, tuple(txs))
-    assert got.state_root == expected.state_root
-    assert (
-        got.results == expected.results
-    )  # receipts (status, cumulative gas, logs), errors, output
-    assert got.gas_used == expected.gas_used
-    assert got.fees == expected.fees
-    assert (got.receipts_root, got.bloom) == (expected.receipts_root, expected.bloom)
-    assert _resolves(got, pre.db)
-    return got
-
-
-def _resolves(result: BlockResult, db: object) -> bool:
-    """The new state root's node is in the writes: the block can be committed and read back."""
-    return result.state_root in result.state_writes or result.state_root in db  # type: ignore[operator]
+    return same_result.run_both(blocks.chain, parallel, txs)
 
 
 def test_native_transfers_match_sequential(blocks: Blocks, parallel: ParallelExecutor) -> None:
@@ -223,7 +193,7 @@ def test_hot_account_matches_sequential(blocks: Blocks, parallel: ParallelExecut
     txs = [
         blocks.transfer(i, HOT_ADDRESS, 7)
         if i % 3 == 0
-        else blocks.erc20(i, _address(blocks.sender(0)))
+        else blocks.erc20(i, address_of(blocks.sender(0)))
         for i in range(1, 100)
     ]
     run_both(blocks, parallel, txs)
@@ -415,9 +385,9 @@ def _random_block(blocks: Blocks, kinds: list[str]) -> list[BlockTransaction]:
     txs = []
     for i, kind in enumerate(kinds):
         to = receiver(20_000 + i)
-        after = _address(blocks.sender(i + 1))
+        after = address_of(blocks.sender(i + 1))
         if kind in ("create", "create_and_destroy"):
-            new = Address(generate_contract_address(_address(blocks.sender(i)), 0))
+            new = Address(generate_contract_address(address_of(blocks.sender(i)), 0))
             created, destroyed = (new, destroyed) if kind == "create" else (created, new)
         txs.append(
             {
@@ -461,7 +431,7 @@ def test_call_with_too_short_a_stack_fails_in_the_evm_in_both(
     """A contract whose code is a lone CALL underflows the stack: the EVM's error, the same in
     both executors (the parallel one peeks at CALL's value operand first)."""
     lone_call = bytes.fromhex("60f160005360016000f3")  # deploys the 1-byte runtime 0xf1
-    created = Address(generate_contract_address(_address(blocks.sender(0)), 0))
+    created = Address(generate_contract_address(address_of(blocks.sender(0)), 0))
     txs = [
         blocks.chain.sign(
             blocks.sender(0), {**blocks._fields(0), "data": lone_call, "gas": 100_000}
