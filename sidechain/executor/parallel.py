@@ -161,15 +161,14 @@ class ParallelExecutor(BlockExecutorAPI):
         self.min_parallel_txs = min_parallel_txs
         self._sequential = SequentialExecutor(chain_id, forks)
         self._shared = pool is not None
-        if pool is None and store_path is not None:
-            pool = WorkerPool(self.workers)
         self._pool = pool
         self._stats = ExecutionStats()
         self._block_ids = itertools.count()
 
     @property
     def pool(self) -> WorkerPool:
-        """The workers, started with the executor (again after `close`)."""
+        """The workers, started by the first block that needs them (again after `close`): a
+        node that never executes a large block never pays for their start."""
         if self._pool is None:
             self._pool = WorkerPool(self.workers)
         return self._pool

@@ -1,5 +1,6 @@
 """The parallel executor gives the sequential executor's result on every kind of block."""
 
+import multiprocessing
 import os
 import signal
 import tempfile
@@ -336,6 +337,24 @@ def test_close_stops_the_workers(blocks: Blocks) -> None:
     processes = list(executor.pool.procs)
     executor.close()
     assert processes and not any(process.is_alive() for process in processes)
+
+
+def test_workers_start_with_the_first_block_that_needs_them(blocks: Blocks) -> None:
+    """A node opens its executor at start; only a block large enough to run in parallel
+    starts the worker processes."""
+    before = set(multiprocessing.active_children())
+    executor = ParallelExecutor(blocks.chain.chain_id, workers=2, store_path=blocks.chain.path)
+    chain = blocks.chain
+    small = tuple(blocks.transfer(i, receiver(i)) for i in range(10))
+    with chain.store.reading() as snapshot:
+        executor.execute_block(chain.pre_state(snapshot), chain.next_header(), small)
+    assert set(multiprocessing.active_children()) == before
+    large = tuple(blocks.transfer(i, receiver(i)) for i in range(70))
+    run_both(blocks, executor, list(large))
+    started = set(multiprocessing.active_children()) - before
+    assert len(started) == 2
+    executor.close()
+    assert not any(process.is_alive() for process in started)
 
 
 def test_small_block_runs_sequentially(blocks: Blocks) -> None:
