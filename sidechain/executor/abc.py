@@ -143,5 +143,10 @@ class BlockExecutorAPI(ABC):
         return ExecutionStats()
 
     @abstractmethod
+    def start(self) -> None:
+        """Start now what executing blocks needs (worker processes) instead of with the first
+        block that needs it: a benchmark times blocks, not process starts."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release workers or other resources (nothing for the sequential executor)."""

@@ -255,6 +255,7 @@ def execute_job(job: _Job, progress: ProgressHook | None = None) -> RunResult:
     txs = tuple(decode_transaction(encoded) for encoded in job.txs)
     executor = make_executor(job.executor, job.chain_id, **job.options)
     executor.progress = progress
+    executor.start()
     store = Store(job.store_path)
     try:
         with store.reading() as snapshot:

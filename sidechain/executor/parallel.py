@@ -173,6 +173,10 @@ class ParallelExecutor(BlockExecutorAPI):
             self._pool = WorkerPool(self.workers)
         return self._pool
 
+    def start(self) -> None:
+        if self.store_path is not None:
+            self.pool  # noqa: B018 (starts the workers)
+
     def execute_block(
         self,
         pre_state: PreState,

@@ -99,5 +99,8 @@ class SequentialExecutor(BlockExecutorAPI):
     def stats(self) -> ExecutionStats:
         return self._stats
 
+    def start(self) -> None:
+        """Nothing to start: the sequential executor holds no workers."""
+
     def close(self) -> None:
         """Nothing to release: the sequential executor holds no workers."""
