@@ -8,6 +8,7 @@ An account key file is JSON, mode 0600: {"evm_private_key": "0x<64 hex digits>"}
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
@@ -57,6 +58,16 @@ def write_account_file(path: Path, account: LocalAccount) -> None:
     replace_private_file(path, json.dumps(body, indent=2) + "\n")
 
 
+@dataclass(frozen=True)
+class SignedCall:
+    """A signed transaction: its hash is known before it is sent (to record it first)."""
+
+    what: str
+    tx_hash: str
+    gas: int  # eth_estimateGas's figure (the limit has a margin on top)
+    raw: bytes = field(repr=False)
+
+
 def revert_reason(error: NodeRpcError) -> str:
     """The contract's reason from a node error ("execution reverted: <reason>")."""
     return error.message.removeprefix("execution reverted").lstrip(": ") or error.message
@@ -91,12 +102,9 @@ class Sender:
                 raise
             raise CallRefused(what, revert_reason(error)) from None
 
-    async def send(
-        self, what: str, to: Address, data: bytes, value: int = 0, wait: bool = True
-    ) -> str:
-        """Estimate, sign and send; the transaction hash (its receipt awaited when `wait`:
-        `CallRefused` if it reverted after all)."""
-        gas = await self.estimate(what, to, data, value) * GAS_MARGIN_PERCENT // 100
+    async def prepare(self, what: str, to: Address, data: bytes, value: int = 0) -> SignedCall:
+        """Estimated (`CallRefused` if it would revert) and signed, not sent yet."""
+        gas = await self.estimate(what, to, data, value)
         gas_price = int(await self.node.call("eth_gasPrice"), 16)
         tx = {
             "type": 2,
@@ -105,15 +113,24 @@ class Sender:
             "to": to_checksum_address(to),
             "value": value,
             "data": data,
-            "gas": gas,
+            "gas": gas * GAS_MARGIN_PERCENT // 100,
             "maxFeePerGas": gas_price * 2,
             "maxPriorityFeePerGas": 0,
         }
         signed = self.account.sign_transaction(tx)
-        tx_hash = await self.node.send_raw_transaction(signed.raw_transaction)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        return SignedCall(what, tx_hash, gas, bytes(signed.raw_transaction))
+
+    async def send(
+        self, what: str, to: Address, data: bytes, value: int = 0, wait: bool = True
+    ) -> str:
+        """Prepare and send; the transaction hash (its receipt awaited when `wait`:
+        `CallRefused` if it reverted after all)."""
+        call = await self.prepare(what, to, data, value)
+        await self.node.send_raw_transaction(call.raw)
         if wait:
-            await self.receipt(what, tx_hash)
-        return tx_hash
+            await self.receipt(what, call.tx_hash)
+        return call.tx_hash
 
     async def receipt(self, what: str, tx_hash: str) -> Receipt:
         receipt = await self.node.wait_for_receipt(tx_hash, RECEIPT_TIMEOUT_S)

@@ -170,6 +170,24 @@ def weigh(holdings: Iterable[Holding]) -> Position:
     return Position(power, weighted, debt)
 
 
+def close_factor_bps(position: Position) -> int:
+    """The share of a market's debt one liquidation may repay: all of it below 0.95."""
+    full = position.weighted * WAD < position.debt * FULL_CLOSE_HEALTH
+    return MAX_BPS if full else CLOSE_FACTOR_BPS
+
+
+def seizure(
+    repaid: int, debt_price: int, collateral_price: int, bonus_bps: int, available: int
+) -> tuple[int, int]:
+    """(debt repaid, collateral seized) of a liquidation offering to repay `repaid`: its value
+    plus the bonus in collateral, or all of `available` and only what that covers."""
+    seized = repaid * debt_price * (MAX_BPS + bonus_bps) // (MAX_BPS * collateral_price)
+    if seized < available:
+        return repaid, seized
+    covered = available * collateral_price * MAX_BPS // (debt_price * (MAX_BPS + bonus_bps))
+    return min(repaid, covered), available
+
+
 def health_factor(position: Position) -> int:
     """LendingPool.health_factor: weighted collateral over debt in WAD; MAX_UINT without debt."""
     return MAX_UINT if position.debt == 0 else position.weighted * WAD // position.debt
@@ -372,19 +390,13 @@ class PoolModel:
         _require(owed > 0, "borrower has no debt in this market", borrower)
         available = self.supply_of(collateral_market, borrower)
         _require(available > 0, "borrower has no collateral in this market", borrower)
-        close = MAX_BPS if held.weighted * WAD < held.debt * FULL_CLOSE_HEALTH else CLOSE_FACTOR_BPS
-        repaid = min(amount, owed * close // MAX_BPS)
-        debt_price, collateral_price = (
+        repaid, seized = seizure(
+            min(amount, owed * close_factor_bps(held) // MAX_BPS),
             self.prices[debt_market % 2],
             self.prices[collateral_market % 2],
+            c.config.liquidation_bonus_bps,
+            available,
         )
-        bonus = c.config.liquidation_bonus_bps
-        seized = repaid * debt_price * (MAX_BPS + bonus) // (MAX_BPS * collateral_price)
-        if seized >= available:
-            seized = available
-            repaid = min(
-                repaid, available * collateral_price * MAX_BPS // (debt_price * (MAX_BPS + bonus))
-            )
         _require(repaid > 0, "liquidation repays nothing", amount)
         d.cash += repaid
         self._reduce_debt(debt_market, borrower, repaid, owed)

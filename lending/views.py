@@ -99,9 +99,8 @@ async def read_prices(snapshot: Snapshot) -> tuple[PriceView, PriceView]:
 
 
 async def read_configs(snapshot: Snapshot) -> tuple[MarketConfig, ...]:
-    return tuple(
-        MarketConfig.from_tuple(await snapshot.pool("markets", market)) for market in range(MARKETS)
-    )
+    configs = [await snapshot.pool("markets", market) for market in range(MARKETS)]
+    return tuple(MarketConfig.from_tuple(config) for config in configs)
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ async def read_markets(snapshot: Snapshot) -> list[MarketView]:
     for market, config in enumerate(configs):
         rates = totals = None
         if market in LOANABLE and config.listed:
-            rates = tuple(await snapshot.pool("rates", market))
+            rates = await snapshot.pool("rates", market)
             totals = {
                 "supplied": await snapshot.pool("total_supplied", market),
                 "borrowed": await snapshot.pool("total_borrowed", market),
@@ -139,7 +138,7 @@ async def read_markets(snapshot: Snapshot) -> list[MarketView]:
                 "deficit": await snapshot.pool("deficit", market),
                 "bad_debt": await snapshot.pool("bad_debt", market),
             }
-        views.append(MarketView(market, config, prices[asset_of(market)], rates, totals))  # type: ignore[arg-type]
+        views.append(MarketView(market, config, prices[asset_of(market)], rates, totals))
     return views
 
 

@@ -267,7 +267,8 @@ class OracleConfig:
 class LiquidatorConfig:
     """The liquidator and accrual keeper (`sluice liquidator run`): its own funded account
     (`key_file`, or `private_key`), its checkpoint file, its node, its profit floor (USD with
-    8 decimals, after gas)."""
+    8 decimals, after gas). A dev node makes a block for each transaction, so a keeper there
+    would make blocks of its own accrues one after another: `keeper_interval` spaces them."""
 
     node_rpc_url: str = "http://127.0.0.1:8545"
     node_timeout: float = 10.0
@@ -277,6 +278,7 @@ class LiquidatorConfig:
     start_block: int = 0  # the first block whose pool events are read
     poll_interval: float = 0.5
     keeper: bool = True  # call LendingPool.accrue for each loanable market every block
+    keeper_interval: float = 0.0  # seconds a checkpoint stands at least (0: none; see below)
     min_profit: int = 0
     log_chunk_blocks: int = 2_000
 
@@ -286,7 +288,7 @@ class LiquidatorConfig:
         for name in ("node_timeout", "poll_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"liquidator.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("start_block", "min_profit"):
+        for name in ("start_block", "min_profit", "keeper_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"liquidator.{name} must be >= 0, got {getattr(self, name)}")
         if self.log_chunk_blocks < 1:

@@ -4,7 +4,6 @@ run `sluice oracle push` over one price file, posting from dev accounts of their
 
 import json
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +11,12 @@ from eth_account import Account
 from web3 import Web3
 
 from regtest.util import free_port, wait_until
+from sidechain.attestation import Attestation, sign_attestation
 from sidechain.contracts import load_artifact
 from sidechain.datadir import DEV_FEDERATION_FILE, read_dev_accounts
-from sidechain.genesis import DEV_ACCOUNTS_FILE, DevAccount
-from sidechain.predeploys import ORACLE_ADDRESS, POOL_ADDRESS
+from sidechain.genesis import DEV_ACCOUNTS_FILE, DEV_CHAIN_ID, DevAccount
+from sidechain.predeploys import BRIDGE_ADDRESS, ORACLE_ADDRESS, POOL_ADDRESS, USDT_ADDRESS
+from sidechain.system_tx import ASSET_USDT
 from sluice.processes import ManagedProcess, answers_tcp, sluice_command
 from tests.support.node import NodeProcess
 
@@ -46,17 +47,26 @@ class LendingNode:
 
     def send(self, key: str, call: Any, value: int = 0) -> dict[str, Any]:
         """Sign and send `call` from `key` (no estimate: a revert is mined); its receipt."""
-        sender = Account.from_key(key)
-        tx = call.build_transaction(
-            {
-                "from": sender.address,
-                "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
-                "value": value,
-                "gas": GAS,
-                "chainId": self.w3.eth.chain_id,
-            }
-        )
-        signed = sender.sign_transaction(tx)
+        return self._sign_and_send(key, call.build_transaction(self._base(key, value)))
+
+    def pay(self, key: str, to: str, wei: int) -> None:
+        """A plain transfer of `wei` from `key`'s account."""
+        receipt = self._sign_and_send(key, {**self._base(key, wei), "to": to, "gas": 21_000})
+        assert receipt["status"] == 1, receipt
+
+    def _base(self, key: str, value: int) -> dict[str, Any]:
+        sender = Account.from_key(key).address
+        return {
+            "from": sender,
+            "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
+            "value": value,
+            "gas": GAS,
+            "chainId": self.w3.eth.chain_id,
+            "gasPrice": self.w3.eth.gas_price * 2,
+        }
+
+    def _sign_and_send(self, key: str, tx: dict[str, Any]) -> dict[str, Any]:
+        signed = Account.from_key(key).sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60))
 
@@ -125,5 +135,44 @@ class Pushers:
         return "\n".join(p.log_path.read_text(errors="replace") for p in self.processes)
 
 
-def poster_keys(pushers: Pushers) -> Callable[[int], DevAccount]:
-    return lambda n: pushers.posters[n]
+def mint_usdt(chain: LendingNode, recipient: str, amount: int) -> None:
+    """Two dev federation members attest a USDT deposit to `recipient` (the dev chain has no
+    Bitcoin side); the node mints it."""
+    attestation = Attestation(
+        secrets.token_bytes(32), 0, ASSET_USDT, amount, bytes.fromhex(recipient[2:])
+    )
+    body = {
+        "txid": "0x" + attestation.txid.hex(),
+        "vout": "0x0",
+        "asset": "USDT",
+        "amount": hex(amount),
+        "recipient": Web3.to_checksum_address(recipient),
+    }
+    usdt = chain.contract("USDT", USDT_ADDRESS)
+    before = usdt.functions.balanceOf(recipient).call()
+    for member in chain.members[:2]:
+        signature = sign_attestation(attestation, member.private_key, DEV_CHAIN_ID, BRIDGE_ADDRESS)
+        chain.node.rpc("sluice_submitAttestation", body, "0x" + signature.hex())
+    wait_until(lambda: usdt.functions.balanceOf(recipient).call() == before + amount, 60)
+
+
+class LiquidatorProcess(ManagedProcess):
+    """`sluice liquidator run` from a dev account, its state file in `workdir`."""
+
+    def __init__(self, chain: LendingNode, workdir: Path, account: DevAccount) -> None:
+        self.state_file = workdir / "liquidator-state.json"
+        config = workdir / "liquidator.toml"
+        config.write_text(
+            f'[liquidator]\nnode_rpc_url = "{chain.node.url}"\n'
+            f'private_key = "{account.private_key}"\nstate_file = "{self.state_file}"\n'
+            "poll_interval = 0.2\n"
+        )
+        self.address = account.address
+        command = sluice_command("liquidator", "run", "--config", str(config))
+        super().__init__("liquidator", command, workdir / "liquidator.log")
+
+    def start(self) -> None:  # type: ignore[override]
+        super().start(self.state_file.exists, timeout=60)
+
+    def state(self) -> dict[str, Any]:
+        return dict(json.loads(self.state_file.read_text()))
