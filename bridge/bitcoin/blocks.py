@@ -76,5 +76,10 @@ def _transaction(raw: dict[str, Any]) -> Transaction:
 async def fetch_blocks(rpc: RPCClient, heights: range) -> list[Block]:
     """The blocks at `heights` on bitcoind's best chain, two batched round trips."""
     hashes = await rpc.batch([("getblockhash", [height]) for height in heights])
+    return await fetch_blocks_by_hash(rpc, hashes)
+
+
+async def fetch_blocks_by_hash(rpc: RPCClient, hashes: Sequence[str]) -> list[Block]:
+    """The blocks with these hashes (on the best chain or not), one batched round trip."""
     raws = await rpc.batch([("getblock", [h, BLOCK_VERBOSITY]) for h in hashes])
     return [block_from_rpc(raw) for raw in raws]

@@ -9,6 +9,7 @@ to the highest block both still share.
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.bitcoin.blocks import Block, RPCClient, fetch_blocks
@@ -59,6 +60,32 @@ class BlockStage(ABC):
     @abstractmethod
     def unwind(self, to_height: int) -> None:
         """Undo every block above `to_height`; the checkpoint becomes the block at `to_height`."""
+
+
+class ObservedStage(BlockStage):
+    """`stage`, with each block it applies also shown to `observe` (e.g. to fill a cache)."""
+
+    def __init__(self, stage: BlockStage, observe: Callable[[Block], None]) -> None:
+        self._stage = stage
+        self._observe = observe
+        self.name = stage.name
+
+    @property
+    def start_height(self) -> int:
+        return self._stage.start_height
+
+    def checkpoint(self) -> BlockRef | None:
+        return self._stage.checkpoint()
+
+    def hash_at(self, height: int) -> str | None:
+        return self._stage.hash_at(height)
+
+    def apply_block(self, block: Block) -> None:
+        self._stage.apply_block(block)
+        self._observe(block)
+
+    def unwind(self, to_height: int) -> None:
+        self._stage.unwind(to_height)
 
 
 async def sync_stage(

@@ -8,6 +8,10 @@ back in a later block is restored to `seen` (and re-judged). Omni balances are k
 by an `OmniIndexer` that the scanner feeds; after a restart it is rebuilt from
 `omni_start_height`. A reorg that removes a confirmed deposit is logged as an error: it is
 deeper than the confirmation depth, and the bridge must pause.
+
+A deposit address stored after the scan passed the block that paid it (a member learns it
+from a peer or the API late) is looked for again in the blocks scanned within
+`rescan_blocks` below the tip, a step per `execute` (bridge.bitcoin.rescan).
 """
 
 import logging
@@ -16,10 +20,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.bitcoin.blocks import Block, RPCClient
-from bridge.bitcoin.chain import BlockRef, BlockStage, sync_stage
+from bridge.bitcoin import rescan
+from bridge.bitcoin.blocks import Block, RPCClient, fetch_blocks_by_hash
+from bridge.bitcoin.chain import BlockRef, BlockStage, ObservedStage, sync_stage
 from bridge.bitcoin.deposit_records import count_confirmations, record_payments, rows_where_in
-from bridge.bitcoin.omni.indexer import OmniIndexer, OmniTxResult
+from bridge.bitcoin.omni.indexer import UNDO_DEPTH, OmniIndexer, OmniTxResult
 from bridge.bitcoin.payments import DepositRules, recognise
 from bridge.ledger.ledger import Ledger
 from bridge.ledger.models import DepositAddress
@@ -39,12 +44,20 @@ class ScannerSettings:
     # Omni validity needs every Omni transaction since the property was created, so the
     # indexer may start (well) before the scan: its balances are rebuilt from here.
     omni_start_height: int = 0
-    batch_size: int = 20  # blocks fetched per RPC round trip
+    batch_size: int = 20  # blocks fetched per RPC round trip (heights per rescan step)
+    # How far below its tip the scanner looks for an address it learns (bridge.bitcoin.rescan).
+    rescan_blocks: int = rescan.RESCAN_BLOCKS
+
+    def __post_init__(self) -> None:
+        for name in ("confirmations", "batch_size", "rescan_blocks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"scanner {name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
 class ExecOutput:
-    """Where `execute` stopped: the checkpoint, and whether it is bitcoind's tip."""
+    """Where `execute` stopped: the checkpoint, and whether it is bitcoind's tip with no
+    rescan left to do."""
 
     checkpoint: BlockRef | None
     done: bool
@@ -59,19 +72,30 @@ class DepositScanner(BlockStage):
         self._rpc = rpc
         self._sessions = sessions
         self.settings = settings
-        self.omni = OmniIndexer(start_height=settings.omni_start_height)
+        # The rescan judges USDT payments with the results the indexer keeps for each block.
+        undo_depth = max(UNDO_DEPTH, settings.rescan_blocks)
+        self.omni = OmniIndexer(start_height=settings.omni_start_height, undo_depth=undo_depth)
+        self.payees = rescan.RecentPayees(settings.rescan_blocks)
 
     async def execute(self) -> ExecOutput:
-        """Scan forward to bitcoind's tip (unwinding on the way if the chain reorganised)."""
+        """Scan forward to bitcoind's tip (unwinding on the way if the chain reorganised), then
+        take one step of the rescan for addresses learned since (bridge.bitcoin.rescan)."""
         checkpoint = self.checkpoint()
+        if checkpoint is None:
+            with self._sessions.begin() as session:
+                rescan.start_after_known(Ledger(session))
         below = self.start_height - 1 if checkpoint is None else checkpoint.height
         omni = self.omni.checkpoint()
         if omni is None or omni.height < below:
             log.info("%s: bringing Omni balances up to height %d", self.name, below)
-            await sync_stage(self._rpc, self.omni, self.settings.batch_size, below)
+            catch_up = ObservedStage(self.omni, self.payees.note)
+            await sync_stage(self._rpc, catch_up, self.settings.batch_size, below)
         tip = await sync_stage(self._rpc, self, self.settings.batch_size)
         checkpoint = self.checkpoint()
-        return ExecOutput(checkpoint, checkpoint is not None and checkpoint.height == tip)
+        if checkpoint is None:
+            return ExecOutput(None, False)
+        rescanning = await self._rescan_step(checkpoint)
+        return ExecOutput(checkpoint, checkpoint.height == tip and not rescanning)
 
     # -- BlockStage --------------------------------------------------------------------------
 
@@ -92,6 +116,7 @@ class DepositScanner(BlockStage):
             return None if block is None else block.hash
 
     def apply_block(self, block: Block) -> None:
+        self.payees.note(block)
         omni = self.omni.index_block(block)
         try:
             with self._sessions.begin() as session:
@@ -130,6 +155,46 @@ class DepositScanner(BlockStage):
             fork = ledger.blocks.at(to_height)
             ledger.cursors.set(CURSOR, to_height, None if fork is None else fork.hash)
             count_confirmations(ledger, to_height, self.settings.confirmations)
+
+    # -- the rescan of learned addresses -----------------------------------------------------
+
+    async def _rescan_step(self, checkpoint: BlockRef) -> bool:
+        """Look for the addresses of the rescan under way (or of a new one) in the next
+        `batch_size` scanned blocks; True while a rescan has more to do."""
+        tip = checkpoint.height
+        with self._sessions() as session:
+            first_height = max(self.start_height, tip - self.settings.rescan_blocks + 1)
+            job = rescan.rescan_job(session, first_height)
+            if job is None:
+                return False
+            last_height = min(tip, job.next_height + self.settings.batch_size - 1)
+            blocks = rescan.scanned_blocks(session, job.next_height, last_height)
+        wanted = self.payees.to_read([block.hash for block in blocks], job.scripts)
+        fetched = await fetch_blocks_by_hash(self._rpc, wanted)
+        finished = last_height >= tip
+        with self._sessions.begin() as session:
+            ledger = Ledger(session)
+            if self.checkpoint() != checkpoint:
+                return True  # a reorg unwound the scan meanwhile: try again from the new tip
+            for block in fetched:
+                self._record(ledger, block, self._omni_results(block), job.scripts)
+            count_confirmations(ledger, tip, self.settings.confirmations)
+            rescan.save_progress(ledger, job, last_height + 1, finished)
+        log.log(
+            logging.INFO if finished else logging.DEBUG,
+            "%s: rescan for %d learned address(es) %s height %d",
+            self.name,
+            len(job.scripts),
+            "done through" if finished else "at",
+            last_height,
+        )
+        return not finished or len(job.scripts) == rescan.MAX_ADDRESSES
+
+    def _omni_results(self, block: Block) -> list[OmniTxResult]:
+        results = self.omni.results_of(block.hash)
+        if results is None:
+            raise rescan.OmniResultsGone(block.height, block.hash)
+        return results
 
     # -- ledger writes -----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from bridge.bitcoin.omni.payload import (
 )
 
 FIRST_PROPERTY_ID = {MAIN_ECOSYSTEM: 3, TEST_ECOSYSTEM: 0x80000003}  # 1, 2 are OMNI and Test OMNI
+UNDO_DEPTH = 1000  # blocks whose undo data (and results) an indexer keeps by default
 _ABSENT = object()
 
 
@@ -83,7 +84,7 @@ class OmniIndexer(BlockStage):
 
     name = "omni indexer"
 
-    def __init__(self, start_height: int = 0, undo_depth: int = 1000) -> None:
+    def __init__(self, start_height: int = 0, undo_depth: int = UNDO_DEPTH) -> None:
         self._start_height = start_height
         self.balances: dict[tuple[str, int], int] = {}
         self.properties: dict[int, OmniProperty] = {}
@@ -155,6 +156,13 @@ class OmniIndexer(BlockStage):
             for result in block.results:
                 if result.txid == txid:
                     return result
+        return None
+
+    def results_of(self, block_hash: str) -> list[OmniTxResult] | None:
+        """What the Omni transactions of a kept block did (None if it is not among them)."""
+        for block in reversed(self._blocks):
+            if block.ref.hash == block_hash:
+                return block.results
         return None
 
     def _index_tx(self, tx: Transaction, payload: bytes, height: int) -> OmniTxResult:
