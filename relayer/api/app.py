@@ -16,7 +16,7 @@ from relayer.api.errors import LedgerNotMigrated
 from relayer.api.metrics import Metrics
 from relayer.api.middleware import errors, limits, observe, response_headers
 from relayer.api.ratelimit import RateLimiter
-from relayer.api.routes import add_routes
+from relayer.api.routes import add_routes, lending
 from sluice.config import Config
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def build_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_chain)
     app.on_response_prepare.append(response_headers)
     add_routes(app)
+    app.router.add_routes(lending.routes)
     return app
 
 

@@ -245,6 +245,21 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v1/markets": {
+            "get": {
+                "summary": "Lending markets: prices, rates, utilisation, caps, risk settings",
+                "responses": {**ok("Markets", "every market at one block"), **error_responses()},
+            }
+        },
+        "/v1/positions/{address}": {
+            "get": {
+                "summary": "An account's lending position: collateral, debt, health, liquidation",
+                "parameters": [
+                    path("address", {"type": "string", "pattern": EVM_ADDRESS}, "the account")
+                ],
+                "responses": {**ok("Position", "the position at one block"), **error_responses()},
+            }
+        },
         "/v1/admin/pause": admin("Pause the bridge", "PauseRequest"),
         "/v1/admin/resume": admin("Resume the bridge", "EmptyRequest"),
         "/v1/openapi.json": {

@@ -330,6 +330,104 @@ SCHEMAS: dict[str, Schema] = {
             ),
         }
     ),
+    "Price": obj(
+        {
+            "asset": enum(Asset),
+            "price": {**COUNT, "description": "USD per coin, 8 decimals (0: no report yet)"},
+            "timestamp": COUNT,
+            "round": COUNT,
+            "age_seconds": COUNT,
+            "stale": {**BOOL, "description": "older than the oracle's max age, or none yet"},
+        }
+    ),
+    "Rate": obj(
+        {
+            "ray": {"type": "string", "pattern": UINT_TEXT, "description": "10**27 = 100%"},
+            "bps": COUNT,
+        }
+    ),
+    "Market": obj(
+        {
+            "id": COUNT,
+            "name": {"type": "string", "enum": ["BTC", "USDT", "rsBTC", "rsUSDT"]},
+            "asset": {**enum(Asset), "description": "the oracle asset that prices it"},
+            "listed": BOOL,
+            "borrowable": {**BOOL, "description": "false: collateral only (restaking tokens)"},
+            "price": ref("Price"),
+            "ltv_bps": COUNT,
+            "liquidation_threshold_bps": COUNT,
+            "liquidation_bonus_bps": COUNT,
+            "reserve_factor_bps": COUNT,
+            "caps": obj({"supply": nullable(COUNT), "borrow": nullable(COUNT)}),
+            "rate_model": obj(
+                {
+                    "base_rate_bps": COUNT,
+                    "slope1_bps": COUNT,
+                    "slope2_bps": COUNT,
+                    "optimal_utilisation_bps": COUNT,
+                }
+            ),
+            "rates": nullable(
+                obj(
+                    {
+                        "utilisation": ref("Rate"),
+                        "borrow_rate": ref("Rate"),
+                        "supply_rate": ref("Rate"),
+                    }
+                )
+            ),
+            "totals": nullable(
+                obj(
+                    {
+                        "supplied": COUNT,
+                        "borrowed": COUNT,
+                        "reserves": COUNT,
+                        "deficit": COUNT,
+                        "bad_debt": COUNT,
+                    }
+                )
+            ),
+        }
+    ),
+    "Markets": obj(
+        {"block": COUNT, "timestamp": COUNT, "markets": {"type": "array", "items": ref("Market")}}
+    ),
+    "Position": obj(
+        {
+            "block": COUNT,
+            "address": ADDRESS,
+            "markets": {
+                "type": "array",
+                "items": obj({"id": COUNT, "collateral": COUNT, "debt": COUNT}),
+            },
+            "prices": {"type": "array", "items": ref("Price")},
+            "borrow_power": {**COUNT, "description": "collateral value times loan-to-value"},
+            "weighted_collateral": {
+                **COUNT,
+                "description": "collateral value times liquidation threshold",
+            },
+            "debt_value": COUNT,
+            "health_factor": nullable(
+                {
+                    "type": "string",
+                    "pattern": "^[0-9]+\\.[0-9]{18}$",
+                    "description": "weighted collateral over debt; null: no debt",
+                }
+            ),
+            "liquidatable": BOOL,
+            "liquidation_prices": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "asset": enum(Asset),
+                        "price": COUNT,
+                        "when": {"type": "string", "enum": ["falls to", "rises to"]},
+                    }
+                ),
+            },
+            "leverage_account": nullable(ADDRESS),
+        }
+    ),
     "PauseRequest": obj(
         {"reason": nullable({"type": "string", "maxLength": 200})}, optional=("reason",)
     ),

@@ -108,6 +108,67 @@ async function makeAddress(event) {
   }
 }
 
+const MARKET_ASSETS = ["BTC", "USDT", "rsBTC", "rsUSDT"];
+const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
+const usd = (units) => amount("USD", units);
+
+async function refreshMarkets() {
+  try {
+    const answer = await api("/v1/markets");
+    clear("markets-error");
+    show("markets-block", `at block ${answer.block}`);
+    const body = $("markets").querySelector("tbody");
+    body.replaceChildren();
+    for (const m of answer.markets) {
+      const row = document.createElement("tr");
+      row.dataset.market = m.name;
+      cell(row, m.borrowable ? m.name : `${m.name} (collateral only)`);
+      cell(row, m.price.price ? usd(m.price.price) + (m.price.stale ? " (stale)" : "") : "no price yet", "num");
+      cell(row, `${percent(m.ltv_bps)} / ${percent(m.liquidation_threshold_bps)} / ${percent(m.liquidation_bonus_bps)}`);
+      cell(row, m.rates ? percent(m.rates.utilisation.bps) : null, "num");
+      cell(row, m.rates ? percent(m.rates.borrow_rate.bps) : null, "num");
+      cell(row, m.rates ? percent(m.rates.supply_rate.bps) : null, "num");
+      cell(row, m.totals ? amount(m.name, m.totals.supplied) : null, "num");
+      cell(row, m.totals ? amount(m.name, m.totals.borrowed) : null, "num");
+      const cap = (value) => (value === null ? "none" : amount(m.name, value));
+      cell(row, m.borrowable ? `${cap(m.caps.supply)} / ${cap(m.caps.borrow)}` : null);
+      body.appendChild(row);
+    }
+  } catch (error) {
+    fail("markets-error", error);
+  }
+}
+
+let lookedUp = null;
+
+async function showPosition() {
+  if (!lookedUp) return;
+  clear("position-error");
+  try {
+    const p = await api(`/v1/positions/${encodeURIComponent(lookedUp)}`);
+    const stale = p.prices.some((price) => price.stale);
+    show("position-health", (p.health_factor === null ? "no debt" : p.health_factor) + (p.liquidatable ? " — liquidatable" : "") + (stale ? " (a price is stale)" : ""));
+    const body = $("position-markets").querySelector("tbody");
+    body.replaceChildren();
+    for (const m of p.markets) {
+      if (m.collateral === 0 && m.debt === 0) continue;
+      const row = document.createElement("tr");
+      cell(row, MARKET_ASSETS[m.id]);
+      cell(row, amount(MARKET_ASSETS[m.id], m.collateral), "num");
+      cell(row, amount(MARKET_ASSETS[m.id], m.debt), "num");
+      body.appendChild(row);
+    }
+    show("position-power", usd(p.borrow_power));
+    show("position-debt", usd(p.debt_value));
+    show("position-liquidation", p.liquidation_prices.map((l) => `when ${l.asset} ${l.when} ${usd(l.price)}`).join("; ") || "no price liquidates it");
+    show("position-leverage", p.leverage_account ?? "none");
+    $("position-result").hidden = false;
+  } catch (error) {
+    $("position-result").hidden = true;
+    fail("position-error", error);
+  }
+}
+
 let followedDeposit = null;
 let followedWithdrawal = null;
 
@@ -182,9 +243,15 @@ document.addEventListener("DOMContentLoaded", () => {
     followedWithdrawal = $("withdrawal-id").value.trim().toLowerCase();
     showWithdrawal();
   });
+  $("position-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookedUp = $("position-address").value.trim();
+    showPosition();
+  });
   refreshStatus();
   refreshWindows();
+  refreshMarkets();
   follow();
   // Tips move without ledger events: recount the windows and the status every few seconds.
-  setInterval(() => { refreshStatus(); refreshWindows(); showWithdrawal(); }, 5000);
+  setInterval(() => { refreshStatus(); refreshWindows(); showWithdrawal(); refreshMarkets(); showPosition(); }, 5000);
 });
