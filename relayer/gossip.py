@@ -8,7 +8,9 @@ blind.
   never minted. An address is a function of (recipient, refund key, timeout) and the
   federation's keys, so a peer derives it itself from its own keys and stores it only then
   (`SigningMember.learn_addresses`): an announcement carries no secret and cannot make a peer
-  watch an address the federation cannot spend.
+  watch an address the federation cannot spend. A peer that hears of an address after its
+  scanner passed the block that paid it still records the payment: its scanner looks for every
+  address it stores in the blocks of the last week again (bridge.bitcoin.rescan).
 * Spends (`spend.broadcast`, the message the coordinator sends when it broadcasts). A member
   that was down when a release or an anchor went out learns it later: it checks the spend like
   a proposal against its own ledger and, when the coins are gone already, checks that the

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.bitcoin.payments import DepositRules
+from bridge.bitcoin.payments import DepositRules, Federation
 from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.bitcoin.scanner import ScannerSettings
 from bridge.ledger import create_ledger_engine, ledger_sessions, upgrade_ledger
@@ -25,6 +25,7 @@ from relayer.deposits import AttestationSigner, DepositLoop, DepositSettings, Pa
 from relayer.errors import NodeError
 from relayer.keys import MemberKeys, load_member_keys
 from relayer.node_client import NodeClient
+from relayer.vault import VaultSettings
 from sluice.config import Config
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,13 @@ LoopFactory = Callable[[RelayerContext], Awaitable[Sequence[Loop]]]
 
 async def deposit_loops(ctx: RelayerContext) -> Sequence[Loop]:
     config = ctx.config
+    vault = VaultSettings.from_config(config)
     rules = DepositRules(
         usdt_property_id=config.bridge.usdt_property_id,
         min_btc_sats=config.bridge.min_deposit_sats,
         min_usdt=config.bridge.min_deposit_usdt,
+        # A payment to an address naming another federation is rejected (bad script).
+        federation=Federation(frozenset(vault.federation_keys), vault.threshold),
     )
     scanner = PausingScanner(
         ctx.bitcoin,
