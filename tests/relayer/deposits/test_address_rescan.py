@@ -63,6 +63,18 @@ def deposits_recorded(federation: FederationRig, member: int, deposit_id: str) -
     return sum(entry.action == "created" for entry in entries)
 
 
+def assert_minted_once_everywhere(
+    federation: FederationRig, recipient: str, sats: int, deposit: str
+) -> None:
+    """`deposit` credits `recipient` once, and every member's ledger holds it minted, once."""
+    federation.wait_until(lambda: all_credited(federation, {recipient: ("BTC", sats)}))
+    assert deposit_ids_of(federation, {recipient}) == {deposit}
+    for member in (1, 2, 3):
+        federation.wait_until(lambda m=member: federation.minted_in_ledger(m, {deposit}))
+        assert deposits_recorded(federation, member, deposit) == 1
+    assert_audit_holds(federation)
+
+
 def paid_outpoint(chain: BitcoindNode, txid: str, address: str) -> str:
     outputs = chain.getrawtransaction(txid, True)["vout"]
     (vout,) = [o["n"] for o in outputs if o["scriptPubKey"].get("address") == address]
@@ -83,12 +95,7 @@ def test_a_deposit_paid_before_its_address_was_known_is_minted_once_it_is_learne
 
     log.info("member 1 stores the address (its API hands it out); the others hear by gossip")
     store_address(federation, 1, script)
-    federation.wait_until(lambda: all_credited(federation, {recipient: ("BTC", 70_000)}))
-    assert deposit_ids_of(federation, {recipient}) == {deposit}
-    for member in (1, 2, 3):
-        federation.wait_until(lambda m=member: federation.minted_in_ledger(m, {deposit}))
-        assert deposits_recorded(federation, member, deposit) == 1
-    assert_audit_holds(federation)
+    assert_minted_once_everywhere(federation, recipient, 70_000, deposit)
 
 
 def test_a_member_killed_during_the_rescan_resumes_it_and_records_the_deposit_once(
@@ -117,12 +124,7 @@ def test_a_member_killed_during_the_rescan_resumes_it_and_records_the_deposit_on
 
     log.info("restarted, member 2 finishes the rescan; its gossip tells the others")
     member.start()
-    federation.wait_until(lambda: all_credited(federation, {recipient: ("BTC", 71_000)}))
-    assert deposit_ids_of(federation, {recipient}) == {deposit}
-    for member_id in (1, 2, 3):
-        federation.wait_until(lambda m=member_id: federation.minted_in_ledger(m, {deposit}))
-        assert deposits_recorded(federation, member_id, deposit) == 1
-    assert_audit_holds(federation)
+    assert_minted_once_everywhere(federation, recipient, 71_000, deposit)
 
 
 def test_a_payment_to_an_address_of_another_federation_is_rejected_as_a_bad_script(
