@@ -25,12 +25,15 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Plan:
-    """Repay `repaid` of `debt_market` for `seized` of `collateral_market`; `gain` is the
-    bonus's value (USD * 10**-8) before gas."""
+    """Offer `offered` of `debt_market` (the close factor's share of the debt, as far as the
+    inventory goes); the pool takes `repaid` of it for `seized` of `collateral_market`, and
+    all the collateral when it cannot cover the offer (writing off what is left). `gain` is
+    the bonus's value (USD * 10**-8) before gas."""
 
     borrower: str
     debt_market: int
     collateral_market: int
+    offered: int
     repaid: int
     seized: int
     gain: int
@@ -76,7 +79,7 @@ def plans(view: PositionView, inventory: Inventory) -> Iterable[Plan]:
             )
             if repaid > 0:
                 gain = value(seized, held.price) - value(repaid, debt_price)
-                yield Plan(view.account, d, c, repaid, seized, gain)
+                yield Plan(view.account, d, c, offer, repaid, seized, gain)
 
 
 def best_plan(view: PositionView, inventory: Inventory) -> Plan | None:

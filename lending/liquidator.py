@@ -93,6 +93,7 @@ class Liquidator:
         self._config = config
         self._state = LiquidatorState.load(config.state_file, config.start_block)
         self._accrued_at: dict[int, int] = {}
+        self._left_alone: dict[str, str] = {}  # borrower -> why, said once
         self._head = -1
 
     @property
@@ -184,20 +185,28 @@ class Liquidator:
             return
         plan = best_plan(view, await self._inventory(borrower))
         if plan is None:
-            log.warning(
-                "liquidator: %s is at health %s but the inventory pays for no liquidation",
+            self._note(
                 borrower,
-                health(view),
+                "no liquidation repays anything (the inventory, or the collateral, is too small)",
+                view,
             )
             return
         await self._liquidate(view, plan)
 
+    def _note(self, borrower: str, why: str, view: PositionView) -> None:
+        """Say why a position below 1 is left alone, once (not at every block)."""
+        if self._left_alone.get(borrower) != why:
+            self._left_alone[borrower] = why
+            log.warning("liquidator: %s at health %s left alone: %s", borrower, health(view), why)
+
     # liquidating
 
     async def _liquidate(self, view: PositionView, plan: Plan) -> None:
-        value = plan.repaid * WEI_PER_SAT if plan.debt_market == 0 else 0
+        # The whole offer: the pool takes what the collateral covers (refunding BTC beyond it),
+        # so an offer it cannot cover takes all the collateral and writes the rest off.
+        value = plan.offered * WEI_PER_SAT if plan.debt_market == 0 else 0
         data = POOL.calldata(
-            "liquidate", plan.borrower, plan.debt_market, plan.collateral_market, plan.repaid
+            "liquidate", plan.borrower, plan.debt_market, plan.collateral_market, plan.offered
         )
         call = await self._prepare(f"liquidate {plan.borrower}", data, value)
         if call is None:
@@ -205,14 +214,10 @@ class Liquidator:
         gas_price = int(await self._node.call("eth_gasPrice"), 16)
         cost = gas_value(call.gas, gas_price, view.prices[0].price)
         if plan.gain - cost < self._config.min_profit:
-            log.info(
-                "liquidator: %s at health %s: not worth it (bonus $%s, gas $%s)",
-                plan.borrower,
-                health(view),
-                coins(plan.gain),
-                coins(cost),
-            )
+            why = f"not worth it (bonus ${coins(plan.gain)}, gas ${coins(cost)})"
+            self._note(plan.borrower, why, view)
             return
+        self._left_alone.pop(plan.borrower, None)
         log.info(
             "liquidator: %s at health %s: %s (bonus $%s, gas $%s)",
             plan.borrower,
