@@ -44,7 +44,7 @@ from sidechain.executor.abc import (
 from sidechain.executor.batch_trie import Ref
 from sidechain.executor.counters import CounterSlot, counter_keys, rebased, sluice_counter_slots
 from sidechain.executor.forks import SLUICE_FORKS, ForkSchedule
-from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites, forget_slots
+from sidechain.executor.mvstate import SLOT, WIPE, Key, TxWrites
 from sidechain.executor.parallel_worker import (
     Batch,
     BlockSpec,
@@ -54,17 +54,19 @@ from sidechain.executor.parallel_worker import (
 )
 from sidechain.executor.runner import BlockState, PhaseClock, Progress
 from sidechain.executor.sequential import SequentialExecutor
-from sidechain.executor.state_root import TrieTask, run_task
+from sidechain.executor.state_root import ACCOUNT_TRIE, TrieTask, run_task
 from sidechain.system_tx import BlockTransaction
 
 MIN_PARALLEL_TXS = 64  # measured: below about 50 transactions the per-block round trips cost more
 _BATCH_SIZES = (8, 16, 32)  # small first batches: a dependency chain shows within a few dozen txs
+_TAIL = 64  # the last transactions, in the smallest batches
 _DEPTH = 2  # batches in flight per worker, so a worker never waits for the coordinator
 _WINDOW = 16  # the last speculative outcomes looked at to detect a dependency chain
 _PROBE_AFTER = 64  # transactions run here, once speculation stopped, before trying it again
 # (doubled each time a probe finds the chain still there)
 _PROBE_LEAD = 32  # a probe speculates that far ahead, so the coordinator never waits for it
 _MAX_DEATHS_PER_BLOCK = 4
+_GONE = object()
 
 
 class WorkerStartFailed(ExecutionError):
@@ -245,7 +247,8 @@ class _BlockRun:
         self.committed = self.block.committed
         self.runner = self.block.runner
         workers = len(pool.conns)
-        self.pending: list[dict[Key, Any]] = [{} for _ in range(workers)]
+        self.changed: list[Key] = []  # the keys each commit changed, in commit order
+        self.sent_upto = [0] * workers  # how much of `changed` each worker has been sent
         self.pending_codes: list[dict[bytes, bytes]] = [{} for _ in range(workers)]
         self.in_flight: list[list[tuple[int, int]]] = [[] for _ in range(workers)]
         self.batches = _batches(len(txs))
@@ -298,7 +301,7 @@ class _BlockRun:
         except OSError:
             self.pool.replace(index)
             self._send(index, message)
-        self.pending[index], self.pending_codes[index] = {}, {}
+        self.sent_upto[index], self.pending_codes[index] = len(self.changed), {}
 
     def _worker_died(self, index: int) -> None:
         """Its batches will run in the coordinator; a fresh worker takes the next ones. Workers
@@ -327,7 +330,7 @@ class _BlockRun:
             batch = Batch(
                 start,
                 self.committed_upto,
-                self.pending[index],
+                self._unsent(index),
                 self.pending_codes[index],
                 tuple(self.encoded[start:end]),
             )
@@ -337,9 +340,24 @@ class _BlockRun:
                 self.next_batch -= 1
                 self._worker_died(index)
                 continue
-            self.pending[index], self.pending_codes[index] = {}, {}
+            self.sent_upto[index], self.pending_codes[index] = len(self.changed), {}
             self.in_flight[index].append((start, end))
             self.lead = 0  # only a probe's first batch keeps its distance
+
+    def _unsent(self, index: int) -> dict[Key, Any]:
+        """The committed values worker `index` has not been sent; a slot a later storage wipe
+        removed is left out (the wipe is among them)."""
+        data = self.committed.data
+        updates = {}
+        for key in self.changed[self.sent_upto[index] :]:
+            value = data.get(key, _GONE)
+            if value is not _GONE:
+                updates[key] = value
+        return updates
+
+    def _dispatch_all(self) -> None:
+        for index in range(len(self.pool.conns)):
+            self._dispatch(index)
 
     def _send(self, index: int, message: tuple[Any, ...]) -> None:
         """Send to worker `index`: the pickling and the write count as transfer time."""
@@ -389,10 +407,12 @@ class _BlockRun:
     def _transactions(self) -> list[TxResult]:
         results: list[TxResult] = []
         cumulative = 0
-        for index in range(len(self.pool.conns)):
-            self._dispatch(index)
+        self._dispatch_all()
         position = 0
         while position < len(self.txs):
+            if not self.speculating and position not in self.speculations:
+                position, cumulative = self._run_here(position, cumulative, results)
+                continue
             speculation = self.speculations.pop(position, None)
             started = time.perf_counter()
             if speculation is None and self.speculating and self._awaited(position):
@@ -405,26 +425,44 @@ class _BlockRun:
                 self._commit(access.changes)
                 self.reexecutions += speculation is not None
                 self._spent("execution_in_coordinator", started)
-                self._probe_later()
+                self._probe_later(1)
             else:
                 result = outcome.result(cumulative + outcome.gas_used)
             cumulative += result.gas_used
             results.append(result)
             self.committed_upto = position
             self.progress(position + 1)
-            for index in range(len(self.pool.conns)):
-                self._dispatch(index)
+            self._dispatch_all()
             position += 1
         while any(self.in_flight):  # batches sent before speculation stopped: not needed now
             self._receive()
         return results
 
-    def _probe_later(self) -> None:
+    def _run_here(self, position: int, cumulative: int, results: list[TxResult]) -> tuple[int, int]:
+        """A dependency chain: run the transactions here one after another, as the sequential
+        executor does, until the next probe (or a transaction a worker already ran); returns
+        the next position and the gas used so far."""
+        started, first = time.perf_counter(), position
+        end = min(len(self.txs), position + max(self.probe_after - self.serial_run, 1))
+        while position < end and position not in self.speculations:
+            result, access = self.runner.apply(self.txs[position], cumulative)
+            self._commit(access.changes)
+            cumulative += result.gas_used
+            results.append(result)
+            position += 1
+            self.progress(position)
+        self.committed_upto = position - 1
+        self._spent("execution_in_coordinator", started)
+        self._probe_later(position - first)
+        self._dispatch_all()
+        return position, cumulative
+
+    def _probe_later(self, ran: int) -> None:
         """After `probe_after` transactions run here, speculate again from a little ahead:
         a dependency chain may end (a hot spot at the start of a block)."""
         if self.speculating:
             return
-        self.serial_run += 1
+        self.serial_run += ran
         if self.serial_run >= self.probe_after:
             self.speculating, self.serial_run, self.lead = True, 0, _PROBE_LEAD
             self.outcomes.clear()
@@ -473,15 +511,10 @@ class _BlockRun:
         self.conflicts[key] += 1
 
     def _commit(self, changes: TxWrites) -> None:
-        changed = self.block.commit(changes)
-        data = self.committed.data
-        wiped = [key[1] for key in changed if key[0] == WIPE and data[key]]
-        for pending, codes in zip(self.pending, self.pending_codes, strict=True):
-            for address in wiped:  # what the worker has not seen yet is gone: never send it
-                forget_slots(pending, address)
-            for key in changed:
-                pending[key] = data[key]
-            codes.update(changes.codes)
+        self.changed += self.block.commit(changes)
+        if changes.codes:
+            for codes in self.pending_codes:
+                codes.update(changes.codes)
 
     # state root
     def _run_trie_tasks(self, tasks: Sequence[TrieTask]) -> list[Ref | None]:
@@ -498,7 +531,11 @@ class _BlockRun:
         for index, positions in enumerate(assigned):
             if positions and self._send_trie(index, [tasks[p] for p in positions]):
                 sent.append(index)
-        if sent and self.while_trie_tasks is not None:  # the coordinator's own work, meanwhile
+        # the coordinator's own work meanwhile, in a round worth it: the storage round of a
+        # block that wrote few slots (the system calls' own) ends long before the list roots,
+        # and its workers would idle until the account round
+        worth_it = any(task.tag == ACCOUNT_TRIE or task.nibble is not None for task in tasks)
+        if sent and worth_it and self.while_trie_tasks is not None:
             started = time.perf_counter()
             self.while_trie_tasks()
             self.while_trie_tasks = None
@@ -535,12 +572,16 @@ class _BlockRun:
 
 
 def _batches(count: int) -> list[tuple[int, int]]:
-    """(start, end) of each batch: sizes ramp up through `_BATCH_SIZES`, then stay at the last."""
+    """(start, end) of each batch: sizes ramp up through `_BATCH_SIZES`, then stay at the last,
+    and the block's last `_TAIL` transactions go in the smallest (so the workers finish
+    together)."""
     batches = []
     start = 0
     step = 0
     while start < count:
         size = _BATCH_SIZES[min(step, len(_BATCH_SIZES) - 1)]
+        if count - start <= _TAIL:
+            size = _BATCH_SIZES[0]
         batches.append((start, min(start + size, count)))
         start += size
         step += 1
