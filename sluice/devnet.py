@@ -5,12 +5,20 @@ The stack is a list of services (`SERVICES`), started in that order and stopped 
     bitcoind     a regtest bitcoind with a mature wallet and test USDT (an Omni managed
                  property, issued once)
     federation   the sidechain node and a 2-of-3 federation of `sluice relayer run` processes,
-                 from the files of `sluice federation init` (relayer.local.LocalFederation)
+                 from the files of `sluice federation init` (relayer.local.LocalFederation);
+                 every member is an operator with 1 BTC staked at genesis
+    watchers     a `sluice watcher run` per member (voting with the member's key) and an
+                 independent challenger (its own key, given gas at genesis)
     api          `sluice api` over member 1's ledger
     miner        a regtest block every `block_seconds`, so deposits confirm and windows close
     demo         demo accounts funded on both chains (once): BTC and test USDT on regtest at
                  their own keys (imported into the wallet), and BTC and USDT on the sidechain
                  through real bridge deposits; the fee reserve topped up at the vault
+    oracle       each member's `sluice oracle push` over DIR/prices.json (edit it to move the
+                 prices), posting from poster accounts bridged in once; ready when the first
+                 prices are on chain, so lending works at once
+    liquidator   `sluice liquidator run`, the lending keeper and liquidator, from an account
+                 bridged in once with BTC and USDT to repay debts with
 
 Adding a process (a watcher, an oracle pusher, a liquidator): write a `Service` (its `start`,
 `stop`, its entry in devnet.json) and put it into `SERVICES` after what it needs; the devnet
@@ -43,23 +51,33 @@ from bitcoin.base58 import decode as base58_decode
 from bitcoin.base58 import encode as base58_encode
 from coincurve import PrivateKey
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from bridge.bitcoin.network import Network
 from bridge.ledger import Ledger
+from lending.account import write_account_file
 from regtest.binaries import Binaries
 from regtest.node import WALLET, BitcoindNode
 from regtest.omni import issue_usdt, send_usdt
-from regtest.util import wait_until
+from regtest.util import free_port, wait_until
 from relayer.api.process import serving
 from relayer.keys import replace_private_file
 from relayer.local import FederationSettings, LocalFederation
 from sidechain.contracts import load_artifact
-from sidechain.predeploys import BRIDGE_ADDRESS, USDT_ADDRESS
+from sidechain.predeploys import (
+    BRIDGE_ADDRESS,
+    BTC_VAULT_ADDRESS,
+    COURT_ADDRESS,
+    LEVERAGE_ROUTER_ADDRESS,
+    ORACLE_ADDRESS,
+    POOL_ADDRESS,
+    USDT_ADDRESS,
+)
 from sidechain.system_tx import WEI_PER_SAT
 from sluice.config import VaultConfig
 from sluice.errors import SluiceError
-from sluice.processes import json_rpc
+from sluice.processes import ManagedProcess, answers_tcp, json_rpc, sluice_command
 
 log = logging.getLogger(__name__)
 USDT_ISSUED = 10**17  # a billion test USDT
@@ -70,6 +88,19 @@ BRIDGED_USDT = 100 * 10**8
 RESERVE_BTC = Decimal("0.1")  # the vault's fee reserve top-up
 USDT_SENDS_PER_BLOCK = 10  # the issuer's sends chain through its change
 FUNDING_TIMEOUT_S = 300.0
+STARTUP_TIMEOUT_S = 60.0
+DEVNET_PRICES = {"BTC": "60000", "USDT": "1"}  # the price file's first content
+POSTER_SATS = 10_000_000  # gas for an oracle poster
+LIQUIDATOR_SATS = 200_000_000
+LIQUIDATOR_USDT = 100_000 * 10**8
+KEEPER_INTERVAL_S = 2.0  # a dev node makes a block per transaction: accrue every 2 s at most
+LENDING_CONTRACTS = (
+    ("PriceOracle", ORACLE_ADDRESS),
+    ("LendingPool", POOL_ADDRESS),
+    ("LeverageRouter", LEVERAGE_ROUTER_ADDRESS),
+    ("RestakingVault", BTC_VAULT_ADDRESS),
+    ("ChallengeCourt", COURT_ADDRESS),
+)
 
 
 class DevnetError(SluiceError):
@@ -277,6 +308,7 @@ class FederationService:
                 vault=settings.vault,
                 node_rpc_port=settings.node_rpc_port,
                 signing_port_base=settings.signing_port_base,
+                watchers=True,
             ),
             logs=settings.logs,
         )
@@ -310,6 +342,41 @@ class FederationService:
             "logs": {
                 process.name.replace(" ", "-"): str(process.log_path)
                 for process in (local.node, *local.relayers)
+            },
+        }
+
+
+class WatcherService:
+    """The watchers of the federation (relayer.local): each its own process, state and key."""
+
+    name = "watchers"
+
+    def __init__(self, devnet: Devnet) -> None:
+        federation: FederationService = devnet.service("federation")
+        self.watchers = federation.local.watchers
+
+    def start(self) -> None:
+        for watcher in self.watchers:
+            watcher.start()
+
+    def stop(self) -> None:
+        for watcher in reversed(self.watchers):
+            watcher.stop()
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "watchers": [
+                {
+                    "name": watcher.name,
+                    "account": to_checksum_address(watcher.address),
+                    "challenges": watcher.challenge,
+                    "config": str(watcher.config_path),
+                    "state_file": str(watcher.state_path),
+                }
+                for watcher in self.watchers
+            ],
+            "logs": {
+                watcher.name.replace(" ", "-"): str(watcher.log_path) for watcher in self.watchers
             },
         }
 
@@ -409,58 +476,33 @@ class DemoAccount:
         return cls("0x" + secrets.token_bytes(32).hex(), _wif(secrets.token_bytes(32)))
 
 
-class DemoService:
-    """Demo accounts funded on both chains, once; the vault's fee reserve topped up."""
-
-    name = "demo"
+class Funding:
+    """Bridged BTC and USDT for sidechain accounts, through real deposits: an address from the
+    API for each, paid from the regtest wallet, minted by the federation."""
 
     def __init__(self, devnet: Devnet) -> None:
-        self.devnet = devnet
         self.bitcoind: BitcoindService = devnet.service("bitcoind")
         self.federation: FederationService = devnet.service("federation")
         self.api: ApiService = devnet.service("api")
-        saved = devnet.state.get("demo_accounts")
-        if saved is None:
-            saved = [
-                {"evm_private_key": a.evm_private_key, "bitcoin_wif": a.bitcoin_wif}
-                for a in (DemoAccount.generate() for _ in range(devnet.settings.demo_accounts))
-            ]
-            devnet.state.set("demo_accounts", saved)
-        self.accounts = [DemoAccount(**entry) for entry in saved]
 
-    def start(self) -> None:
-        if self.devnet.state.get("demo_funded"):
-            return
+    def bridge(self, amounts: dict[str, tuple[int, int]]) -> None:
+        """{EVM address: (sats, USDT units)} minted to each; returns once all are."""
         node = self.bitcoind.node
-        node.fund(self.federation.local.vault.change_address, RESERVE_BTC)
-        for n, account in enumerate(self.accounts):
-            self._import(account, n)
-            node.fund(account.bitcoin_address, DEMO_BTC)
-        self._send_usdt([(a.bitcoin_address, DEMO_USDT) for a in self.accounts])
-        deposits = {a.evm_address: self._deposit_address(a.evm_address) for a in self.accounts}
+        deposits = {evm: self._deposit_address(evm) for evm in amounts}
         # The API wrote them to member 1's ledger; the others learn them from it (gossip).
         wait_until(lambda: self._known_to_all(deposits.values()), FUNDING_TIMEOUT_S, poll=0.2)
-        node.rpc(
-            "sendmany",
-            "",
-            {address: f"{Decimal(BRIDGED_SATS) / 10**8:.8f}" for address in deposits.values()},
-        )
-        self._send_usdt([(address, BRIDGED_USDT) for address in deposits.values()])
-        log.info("devnet: demo accounts funded on regtest; waiting for their mints")
-        wait_until(self._minted_or_mine, FUNDING_TIMEOUT_S, poll=0.5)
-        self.devnet.state.set("demo_funded", True)
+        btc = {
+            deposits[evm]: f"{Decimal(sats) / 10**8:.8f}"
+            for evm, (sats, _) in amounts.items()
+            if sats
+        }
+        if btc:
+            node.rpc("sendmany", "", btc)
+        self.send_usdt([(deposits[evm], usdt) for evm, (_, usdt) in amounts.items() if usdt])
+        log.info("devnet: %d accounts paid on regtest; waiting for their mints", len(amounts))
+        wait_until(lambda: self._minted_or_mine(amounts), FUNDING_TIMEOUT_S, poll=0.5)
 
-    def _import(self, account: DemoAccount, n: int) -> None:
-        """The account's Bitcoin key into the devnet wallet (so RPC can spend from it)."""
-        node = self.bitcoind.node
-        descriptor = f"wpkh({account.bitcoin_wif})"
-        checksum = node.rpc("getdescriptorinfo", descriptor, wallet=False)["checksum"]
-        request = {"desc": f"{descriptor}#{checksum}", "timestamp": "now", "label": f"demo-{n}"}
-        (result,) = node.rpc("importdescriptors", [request])
-        if not result.get("success"):
-            raise DevnetError(f"bitcoind did not import demo key {n}: {result.get('error')}")
-
-    def _send_usdt(self, payments: list[tuple[str, int]]) -> None:
+    def send_usdt(self, payments: list[tuple[str, int]]) -> None:
         node = self.bitcoind.node
         for n, (address, units) in enumerate(payments):
             if n and n % USDT_SENDS_PER_BLOCK == 0:
@@ -482,17 +524,57 @@ class DemoService:
                     return False
         return True
 
-    def _minted_or_mine(self) -> bool:
-        """Every demo account holds its bridged BTC and USDT; if not, one more block."""
+    def _minted_or_mine(self, amounts: dict[str, tuple[int, int]]) -> bool:
+        """Every account holds its bridged BTC and USDT; if not, one more block."""
         local = self.federation.local
-        for account in self.accounts:
-            sats = int(local.rpc("eth_getBalance", account.evm_address, "latest"), 16)
-            if sats < BRIDGED_SATS * WEI_PER_SAT or _usdt_balance(local, account.evm_address) < (
-                BRIDGED_USDT
-            ):
+        for evm, (sats, usdt) in amounts.items():
+            balance = int(local.rpc("eth_getBalance", evm, "latest"), 16)
+            if balance < sats * WEI_PER_SAT or _usdt_balance(local, evm) < usdt:
                 self.bitcoind.node.mine(1)
                 return False
         return True
+
+
+class DemoService:
+    """Demo accounts funded on both chains, once; the vault's fee reserve topped up."""
+
+    name = "demo"
+
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.bitcoind: BitcoindService = devnet.service("bitcoind")
+        self.federation: FederationService = devnet.service("federation")
+        saved = devnet.state.get("demo_accounts")
+        if saved is None:
+            saved = [
+                {"evm_private_key": a.evm_private_key, "bitcoin_wif": a.bitcoin_wif}
+                for a in (DemoAccount.generate() for _ in range(devnet.settings.demo_accounts))
+            ]
+            devnet.state.set("demo_accounts", saved)
+        self.accounts = [DemoAccount(**entry) for entry in saved]
+        self.funding = Funding(devnet)
+
+    def start(self) -> None:
+        if self.devnet.state.get("demo_funded"):
+            return
+        node = self.bitcoind.node
+        node.fund(self.federation.local.vault.change_address, RESERVE_BTC)
+        for n, account in enumerate(self.accounts):
+            self._import(account, n)
+            node.fund(account.bitcoin_address, DEMO_BTC)
+        self.funding.send_usdt([(a.bitcoin_address, DEMO_USDT) for a in self.accounts])
+        self.funding.bridge({a.evm_address: (BRIDGED_SATS, BRIDGED_USDT) for a in self.accounts})
+        self.devnet.state.set("demo_funded", True)
+
+    def _import(self, account: DemoAccount, n: int) -> None:
+        """The account's Bitcoin key into the devnet wallet (so RPC can spend from it)."""
+        node = self.bitcoind.node
+        descriptor = f"wpkh({account.bitcoin_wif})"
+        checksum = node.rpc("getdescriptorinfo", descriptor, wallet=False)["checksum"]
+        request = {"desc": f"{descriptor}#{checksum}", "timestamp": "now", "label": f"demo-{n}"}
+        (result,) = node.rpc("importdescriptors", [request])
+        if not result.get("success"):
+            raise DevnetError(f"bitcoind did not import demo key {n}: {result.get('error')}")
 
     def stop(self) -> None:
         """Nothing runs here."""
@@ -501,13 +583,189 @@ class DemoService:
         return {"demo_accounts": [account.manifest() for account in self.accounts]}
 
 
+class OracleService:
+    """Each federation member's `sluice oracle push` over the devnet's price file (a person or
+    a test edits it), posting from a poster account of its own (bridged BTC for gas, once);
+    started once the first prices are posted, so lending works at once."""
+
+    name = "oracle"
+
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.federation: FederationService = devnet.service("federation")
+        self.directory = devnet.settings.workdir / "lending"
+        self.price_file = devnet.settings.workdir / "prices.json"
+        local = self.federation.local
+        self.posters = _service_accounts(devnet, "oracle_posters", len(local.keys))
+        self.ports = [free_port() for _ in local.keys]
+        self.processes = [
+            ManagedProcess(
+                f"oracle {keys.member_id}",
+                sluice_command("oracle", "push", "--config", str(self.config_path(keys.member_id))),
+                devnet.settings.logs / f"oracle-{keys.member_id}.log",
+            )
+            for keys in local.keys
+        ]
+
+    def config_path(self, member_id: int) -> Path:
+        return self.directory / f"oracle-{member_id}.toml"
+
+    def start(self) -> None:
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        if not self.devnet.state.get("oracle_funded"):
+            Funding(self.devnet).bridge({a.address: (POSTER_SATS, 0) for a in self.posters})
+            self.devnet.state.set("oracle_funded", True)
+        if not self.price_file.exists():
+            write_private_json(self.price_file, DEVNET_PRICES)
+        local = self.federation.local
+        for n, keys in enumerate(local.keys):
+            key_file = self.directory / f"poster-{keys.member_id}.json"
+            write_account_file(key_file, self.posters[n])
+            peers = [i for i in range(len(local.keys)) if i != n]
+            replace_private_file(
+                self.config_path(keys.member_id),
+                local.config_path(keys.member_id).read_text()
+                + "\n[oracle]\n"
+                + _toml_settings(
+                    source_file=str(self.price_file),
+                    port=self.ports[n],
+                    peer_addresses=[local.keys[i].address for i in peers],
+                    peer_urls=[f"http://127.0.0.1:{self.ports[i]}" for i in peers],
+                    poster_key_file=str(key_file),
+                    poll_interval=1.0,
+                    takeover_after=5.0,
+                ),
+            )
+        for process in self.processes:  # all at once: each takes seconds to start
+            process.start()
+        for process, port in zip(self.processes, self.ports, strict=True):
+            wait_until(lambda p=process, n=port: _answers(p, n), STARTUP_TIMEOUT_S, poll=0.2)
+        wait_until(self._prices_posted, FUNDING_TIMEOUT_S, poll=0.5)
+
+    def _prices_posted(self) -> bool:
+        local = self.federation.local
+        oracle = load_artifact("PriceOracle")
+        for asset in (0, 1):
+            call = {
+                "to": to_checksum_address(ORACLE_ADDRESS),
+                "data": "0x" + oracle.calldata("reports", asset).hex(),
+            }
+            if int(local.rpc("eth_call", call, "latest")[2:66], 16) == 0:
+                return False
+        return True
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def manifest(self) -> dict[str, Any]:
+        local = self.federation.local
+        return {
+            "oracle": {
+                "price_file": str(self.price_file),
+                "pushers": [
+                    {
+                        "member_id": keys.member_id,
+                        "config": str(self.config_path(keys.member_id)),
+                        "cosign_url": f"http://127.0.0.1:{port}",
+                        "poster": poster.address,
+                    }
+                    for keys, port, poster in zip(local.keys, self.ports, self.posters, strict=True)
+                ],
+            },
+            "lending": {
+                "contracts": {
+                    name: {"address": to_checksum_address(address), "abi": load_artifact(name).abi}
+                    for name, address in LENDING_CONTRACTS
+                },
+            },
+            "logs": {p.name.replace(" ", "-"): str(p.log_path) for p in self.processes},
+        }
+
+
+class LiquidatorService:
+    """`sluice liquidator run` (and the accrual keeper) from an account of its own, funded
+    once with bridged BTC and USDT to repay debts with."""
+
+    name = "liquidator"
+
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.federation: FederationService = devnet.service("federation")
+        self.directory = devnet.settings.workdir / "lending"
+        self.config_path = self.directory / "liquidator.toml"
+        self.state_file = self.directory / "liquidator-state.json"
+        (self.account,) = _service_accounts(devnet, "liquidator", 1)
+        self.process = ManagedProcess(
+            "liquidator",
+            sluice_command("liquidator", "run", "--config", str(self.config_path)),
+            devnet.settings.logs / "liquidator.log",
+        )
+
+    def start(self) -> None:
+        if not self.devnet.state.get("liquidator_funded"):
+            funds = {self.account.address: (LIQUIDATOR_SATS, LIQUIDATOR_USDT)}
+            Funding(self.devnet).bridge(funds)
+            self.devnet.state.set("liquidator_funded", True)
+        key_file = self.directory / "liquidator-key.json"
+        write_account_file(key_file, self.account)
+        replace_private_file(
+            self.config_path,
+            "[liquidator]\n"
+            + _toml_settings(
+                node_rpc_url=self.federation.local.node_url,
+                key_file=str(key_file),
+                state_file=str(self.state_file),
+                keeper_interval=KEEPER_INTERVAL_S,
+            ),
+        )
+        self.process.start(self.state_file.exists, timeout=STARTUP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "liquidator": {
+                "address": self.account.address,
+                "config": str(self.config_path),
+                "state_file": str(self.state_file),
+            },
+            "logs": {"liquidator": str(self.process.log_path)},
+        }
+
+
 SERVICES: tuple[Callable[[Devnet], Service], ...] = (
     BitcoindService,
     FederationService,
+    WatcherService,
     ApiService,
     MinerService,
     DemoService,
+    OracleService,
+    LiquidatorService,
 )
+
+
+def _answers(process: ManagedProcess, port: int) -> bool:
+    """Whether `process` accepts connections on `port`; DevnetError if it died."""
+    if not process.running:
+        raise DevnetError(f"{process.name} exited; see {process.log_path}")
+    return answers_tcp("127.0.0.1", port)()
+
+
+def _service_accounts(devnet: Devnet, name: str, count: int) -> list[LocalAccount]:
+    """Accounts a service sends from, made once and kept in the devnet's state."""
+    keys = devnet.state.get(f"{name}_keys")
+    if keys is None:
+        keys = ["0x" + secrets.token_bytes(32).hex() for _ in range(count)]
+        devnet.state.set(f"{name}_keys", keys)
+    return [Account.from_key(key) for key in keys]
+
+
+def _toml_settings(**settings: object) -> str:
+    """key = value lines (TOML's strings, numbers and lists are JSON's)."""
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
 
 
 def _usdt_balance(local: LocalFederation, address: str) -> int:

@@ -29,14 +29,11 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-class LendingNode:
-    """The node, its funded dev accounts and federation, and web3 contracts over it."""
+class Chain:
+    """web3 over a node: the lending contracts, and transactions signed with a key."""
 
-    def __init__(self, node: NodeProcess) -> None:
-        self.node = node
-        self.accounts = read_dev_accounts(node.datadir / DEV_ACCOUNTS_FILE)
-        self.members = read_dev_accounts(node.datadir / DEV_FEDERATION_FILE)
-        self.w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30}))
+    def __init__(self, url: str) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
         self.pool = self.contract("LendingPool", POOL_ADDRESS)
         self.oracle = self.contract("PriceOracle", ORACLE_ADDRESS)
 
@@ -77,6 +74,16 @@ class LendingNode:
 
     def price(self, asset: int) -> tuple[int, int, int]:
         return tuple(self.oracle.functions.reports(asset).call())  # type: ignore[return-value]
+
+
+class LendingNode(Chain):
+    """A dev node: its funded dev accounts and its federation's keys."""
+
+    def __init__(self, node: NodeProcess) -> None:
+        super().__init__(node.url)
+        self.node = node
+        self.accounts = read_dev_accounts(node.datadir / DEV_ACCOUNTS_FILE)
+        self.members = read_dev_accounts(node.datadir / DEV_FEDERATION_FILE)
 
 
 class Pushers:
