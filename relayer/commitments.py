@@ -1,5 +1,5 @@
 """The commitment stage: every K sidechain blocks (`vault.commitment_interval`), anchor the state
-root on Bitcoin.
+root on Bitcoin, then record the anchored root on the sidechain.
 
 The anchor is a vault spend of its own (funded by the vault, change back to it) whose only other
 output is OP_RETURN b"SLC1" + height (u64) + state root (32 bytes). It goes through the same
@@ -7,10 +7,18 @@ signing round as a release (`SpendRunner`, under the federation's spend lock, so
 never pick the same coins), and each member checks the root against its own node before it
 signs. The coordinator anchors the newest multiple of K not yet anchored (a member that was
 away never re-anchors old heights). The release stage tracks the anchor to the depth, then the
-commitment is `confirmed` and its fraud-proof window (claim kind `state_commitment`) opens.
+commitment is `confirmed`.
+
+The coordinator then records the newest confirmed commitments on the sidechain (those not
+recorded yet, of the last `RECORD_LOOKBACK`): m members sign
+`Commitment(height, root)` in an `attest.commitment` round (each only if its own ledger holds
+that anchor confirmed and its own node has that root) and it sends `Bridge.record_commitment`,
+which opens the claim's fraud-proof window in the court (the court stage mirrors it into the
+ledger). The Bridge records a height once: before a round the coordinator reads
+`Bridge.commitments(height)`, so a member killed after sending never sends twice.
 Checkpoint: the ledger's latest commitment. Crash points: after_commitment_signed,
 after_commitment_broadcast (in `SpendRunner`), after_commitment_confirmed (in the release
-stage's tracking).
+stage's tracking), after_commitment_recorded (the Bridge call mined, nothing noted yet).
 """
 
 import logging
@@ -20,16 +28,19 @@ from bitcoin.core.script import CScript
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.rpc import BitcoinRPC
-from bridge.ledger import CommitmentStatus, Ledger
+from bridge.ledger import ClaimKind, CommitmentStatus, Ledger
 from relayer.daemon import Faults
 from relayer.release import SpendRunner
 from relayer.release_build import SpendRules, build_spend
 from relayer.release_check import CommitmentClaim, SpendProposal, commitment_script
-from relayer.release_sidechain import BridgeChain
+from relayer.release_errors import ReleaseFlowError
+from relayer.release_sidechain import BridgeChain, ordered_signatures
 from relayer.signing_client import Federation
 from relayer.vault import Vault
+from restaking.commitment import Commitment
 
 log = logging.getLogger(__name__)
+RECORD_LOOKBACK = 3  # the newest confirmed commitments a coordinator records when missing
 
 
 class CommitmentStage:
@@ -51,12 +62,17 @@ class CommitmentStage:
         self._vault = vault
         self._federation = federation
         self._chain = chain
-        self._runner = SpendRunner(federation, sessions, rpc, faults)
+        self._faults = faults or Faults(None)
+        self._runner = SpendRunner(federation, sessions, rpc, self._faults)
 
     async def execute(self) -> bool:
         bitcoin_height = int(await self._rpc.call("getblockcount"))
         if not self._federation.is_coordinator(bitcoin_height):
             return False
+        recorded = await self.record()
+        return await self._anchor_next() or recorded
+
+    async def _anchor_next(self) -> bool:
         interval = self._vault.policy.commitment_interval
         height = (await self._chain.height()) // interval * interval
         with self._sessions() as session:
@@ -93,6 +109,53 @@ class CommitmentStage:
         if txid is not None:
             log.info("anchored state root %s of height %d in %s", state_root, height, txid)
         return txid is not None
+
+    async def record(self) -> bool:
+        """Record the newest confirmed commitments on the sidechain, those not there yet."""
+        with self._sessions() as session:
+            ledger = Ledger(session)
+            newest = ledger.commitments.page(
+                status=CommitmentStatus.CONFIRMED, limit=RECORD_LOOKBACK
+            ).items
+            unrecorded = [
+                (c.sidechain_height, c.state_root)
+                for c in reversed(newest)
+                if not ledger.claims.for_subject(
+                    ClaimKind.STATE_COMMITMENT, str(c.sidechain_height)
+                )
+            ]
+        recorded = False
+        for height, root in unrecorded:
+            recorded |= await self._record_one(height, root)
+        return recorded
+
+    async def _record_one(self, height: int, root: str) -> bool:
+        on_chain = await self._chain.commitment(height)
+        if on_chain is not None:
+            if on_chain != root:
+                log.error(
+                    "the Bridge holds %s as the state root of height %d; the federation "
+                    "anchored %s: a false commitment, for the watchers to challenge",
+                    on_chain,
+                    height,
+                    root,
+                )
+            return False  # recorded (the court stage has not mirrored it yet)
+        member = self._federation.member
+        try:
+            own = await member.attest_commitment(height, root)
+            body = {"height": height, "state_root": root}
+            signatures = await self._federation.attest("attest.commitment", body, own)
+        except ReleaseFlowError as error:  # a peer not at the depth yet: next step
+            log.info("commitment of height %d not yet signed: %s", height, error)
+            return False
+        commitment = Commitment(height, bytes.fromhex(root.removeprefix("0x")))
+        tx_hash = await self._chain.record_commitment(
+            member.keys.evm, commitment, ordered_signatures(signatures)
+        )
+        self._faults.reach("after_commitment_recorded")
+        log.info("recorded the state root of height %d on the sidechain: %s", height, tx_hash)
+        return True
 
     def checkpoint(self) -> int | None:
         """The highest sidechain height recorded for anchoring."""

@@ -11,14 +11,16 @@ or the node down, a refused call) is logged and retried after a back-off; anythi
 logged with its traceback and retried too, so one bad step never stops the member. It stops
 when its `stopping` event is set (`relayer.runner` sets it on SIGINT/SIGTERM).
 `Faults.reach(point)` is the test-only crash hook (`relayer.crash_at`, one of `CRASH_POINTS`).
+`stop_on_signals` is the one place a daemon process installs its SIGINT/SIGTERM handlers.
 """
 
 import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from sluice.errors import ConfigError, SluiceError
@@ -45,7 +47,12 @@ CRASH_POINTS = (
     "after_commitment_signed",
     "after_commitment_broadcast",
     "after_commitment_confirmed",
+    "after_commitment_recorded",
+    # the watcher's challenges (relayer.watcher)
+    "after_challenge_signed",
+    "after_challenge_sent",
 )
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @runtime_checkable
@@ -153,3 +160,17 @@ async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
     """Sleep `seconds`, or less if `stopping` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
+
+
+@contextlib.asynccontextmanager
+async def stop_on_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, which a daemon's loops stop on."""
+    stopping = asyncio.Event()
+    running = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        running.add_signal_handler(signum, stopping.set)
+    try:
+        yield stopping
+    finally:
+        for signum in STOP_SIGNALS:
+            running.remove_signal_handler(signum)

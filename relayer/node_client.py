@@ -6,7 +6,8 @@ failure is a `NodeError` (see relayer.errors): `NodeUnavailable` when the node d
 is the raw seam other modules (relayer.release_sidechain) build on.
 
 Bridge events are decoded with the Bridge ABI from the committed artifact into frozen
-dataclasses (`Deposited`, `WithdrawalRequested`, `WithdrawalReleased`, `WithdrawalRefunded`),
+dataclasses (`Deposited`, `WithdrawalRequested`, `WithdrawalReleased`, `WithdrawalRefunded`,
+`CommitmentRecorded`),
 each with its `LogPosition` (block, tx hash, log index). Txids are hex in bitcoind's display
 order, addresses lowercase 0x-hex, amounts in Bitcoin base units (sats / USDT units).
 """
@@ -90,10 +91,25 @@ class WithdrawalRefunded:
     at: LogPosition
 
 
-BridgeEvent = Deposited | WithdrawalRequested | WithdrawalReleased | WithdrawalRefunded
+@dataclass(frozen=True)
+class CommitmentRecorded:
+    height: int
+    state_root: str  # 64 hex digits
+    at: LogPosition
+
+
+BridgeEvent = (
+    Deposited | WithdrawalRequested | WithdrawalReleased | WithdrawalRefunded | CommitmentRecorded
+)
 _EVENT_CLASSES: dict[str, type[BridgeEvent]] = {
     cls.__name__: cls
-    for cls in (Deposited, WithdrawalRequested, WithdrawalReleased, WithdrawalRefunded)
+    for cls in (
+        Deposited,
+        WithdrawalRequested,
+        WithdrawalReleased,
+        WithdrawalRefunded,
+        CommitmentRecorded,
+    )
 }
 
 

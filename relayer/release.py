@@ -28,11 +28,9 @@ from bridge.bitcoin.errors import BitcoinRPCError
 from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.ledger import (
     Asset,
-    ClaimKind,
     CommitmentStatus,
     Ledger,
     ReleaseStatus,
-    WindowClock,
     Withdrawal,
     WithdrawalStatus,
 )
@@ -253,25 +251,17 @@ class ReleaseStage:
         return did
 
     def _on_confirmed(self, ledger: Ledger, txid: str, height: int) -> bool:
-        """Open the claim's fraud-proof window; a commitment anchor is confirmed too (True)."""
+        """A commitment anchor confirmed marks its commitment confirmed too (True). (A release's
+        or a commitment's fraud-proof window opens when the sidechain records it: the court
+        stage mirrors the court's claims.)"""
         release = ledger.releases.require(txid)
         psbt = Psbt.from_base64(release.psbt or "")
         anchored = [decode_commitment(bytes(out.scriptPubKey)) for out in psbt.tx.vout]
         heights = [decoded[0] for decoded in anchored if decoded is not None]
-        kind, subject = ClaimKind.RELEASE, txid
         for commitment in heights:
-            kind, subject = ClaimKind.STATE_COMMITMENT, str(commitment)
             ledger.commitments.mark_confirmed(
                 commitment, bitcoin_block_height=height, confirmations=release.confirmations
             )
-        ledger.claims.open(
-            kind=kind,
-            subject=subject,
-            operator=self._federation.member.keys.address,
-            clock=WindowClock.BITCOIN,
-            opened_at_height=height,
-            closes_at_height=height + self._policy.claim_window_blocks,
-        )
         return bool(heights)
 
     async def _bump_stuck(self, tip: int) -> bool:

@@ -114,6 +114,10 @@ class SpendChecker:
     def settings(self) -> VaultSettings:
         return self._settings
 
+    async def state_root_at(self, height: int) -> str | None:
+        """This member's node's state root at sidechain `height` (None before it)."""
+        return await self._state_root_at(height)
+
     async def refund_reason(self, withdrawal: Withdrawal) -> str | None:
         """Why a requested withdrawal cannot be paid on Bitcoin (so is refunded), or None."""
         return await self.refund_reason_of(

@@ -1,6 +1,7 @@
 """The withdrawal flow's calls to the sidechain, over the relayer's `NodeClient`: withdrawal
-events as ledger-ready values, the Bridge's view of a withdrawal, state roots, and the
-federation-signed Bridge transactions a member sends (`mark_released`, `refund`)."""
+events as ledger-ready values, the Bridge's view of a withdrawal and of a commitment, state
+roots, and the federation-signed Bridge transactions a member sends (`mark_released`, `refund`,
+`record_commitment`)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from bridge.ledger import Asset
 from relayer import node_client
 from relayer.node_client import NodeClient
 from relayer.release_errors import BridgeCallFailed
+from restaking.commitment import Commitment, record_commitment_calldata
 from sidechain.system_tx import WEI_PER_SAT
 
 WITHDRAWALS = keccak(text="withdrawals(uint256)")[:4]
@@ -22,6 +24,7 @@ WITHDRAWALS = keccak(text="withdrawals(uint256)")[:4]
 WITHDRAWAL_FIELDS = ["address", "uint8", "uint256", "uint8", "bytes32", "uint256"]
 MARK_RELEASED = keccak(text="mark_released(uint256,bytes32,bytes[])")[:4]
 REFUND = keccak(text="refund(uint256,bytes[])")[:4]
+COMMITMENTS = keccak(text="commitments(uint64)")[:4]
 ASSETS = {0: Asset.BTC, 1: Asset.USDT}
 BRIDGE_TX_GAS = 400_000
 RECEIPT_TIMEOUT_S = 60.0
@@ -108,6 +111,17 @@ class BridgeChain:
         raw = await self._node.eth_call(self._bridge, data)
         fields = abi_decode(WITHDRAWAL_FIELDS, raw)
         return int(fields[3])
+
+    async def commitment(self, height: int) -> str | None:
+        """The state root the Bridge holds as committed at `height` (0x-hex), None if none."""
+        data = COMMITMENTS + abi_encode(["uint64"], [height])
+        root = abi_decode(["bytes32"], await self._node.eth_call(self._bridge, data))[0]
+        return None if not any(root) else "0x" + root.hex()
+
+    async def record_commitment(
+        self, account: LocalAccount, commitment: Commitment, signatures: Sequence[bytes]
+    ) -> str:
+        return await self._send(account, record_commitment_calldata(commitment, signatures))
 
     async def mark_released(
         self, account: LocalAccount, withdrawal_id: str, btc_txid: str, signatures: Sequence[bytes]

@@ -9,7 +9,6 @@ others, and a Bitcoin reorg seen by the deposit scanner reaches its `unwind`.
 
 import asyncio
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from bridge.bitcoin.payments import DepositRules, Federation
 from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.bitcoin.scanner import ScannerSettings
 from bridge.ledger import create_ledger_engine, ledger_sessions, upgrade_ledger
-from relayer.daemon import Daemon, Faults, Loop, wait_or_stop
+from relayer.daemon import Daemon, Faults, Loop, stop_on_signals, wait_or_stop
 from relayer.deposits import AttestationSigner, DepositLoop, DepositSettings, PausingScanner
 from relayer.errors import NodeError
 from relayer.keys import MemberKeys, load_member_keys
@@ -86,36 +85,35 @@ async def deposit_loops(ctx: RelayerContext) -> Sequence[Loop]:
     return [loop]
 
 
-async def _chain_id(node: NodeClient, daemon_stopping: asyncio.Event, poll: float) -> int | None:
+async def wait_for_chain_id(
+    node: NodeClient, stopping: asyncio.Event, poll: float, who: str
+) -> int | None:
     """The node's chain id, waiting for the node to come up (None if stopped meanwhile)."""
-    while not daemon_stopping.is_set():
+    while not stopping.is_set():
         try:
             return await node.chain_id()
         except NodeError as error:
-            log.warning("relayer: waiting for the sidechain node (%s)", error)
-            await wait_or_stop(daemon_stopping, poll)
+            log.warning("%s: waiting for the sidechain node (%s)", who, error)
+            await wait_or_stop(stopping, poll)
     return None
 
 
 async def run_relayer(config: Config, factories: Sequence[LoopFactory]) -> None:
-    """Run member `config.relayer.member_id` until SIGINT/SIGTERM (the one place that installs
-    the signal handlers: they set the event the daemon stops on)."""
+    """Run member `config.relayer.member_id` until SIGINT/SIGTERM."""
     keys = load_member_keys(config.relayer)
     faults = Faults(config.relayer.crash_at)
     engine = create_ledger_engine(config.ledger.url)
     upgrade_ledger(engine)
     log.info("relayer: member %d (%s) starting", keys.member_id, keys.address)
-    stopping = asyncio.Event()
-    running = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        running.add_signal_handler(signum, stopping.set)
     try:
         async with (
+            stop_on_signals() as stopping,
             AsyncExitStack() as resources,
             BitcoinRPC.from_config(config.bitcoin) as bitcoin,
             NodeClient(config.relayer.node_rpc_url, config.relayer.node_timeout) as node,
         ):
-            chain_id = await _chain_id(node, stopping, config.relayer.poll_interval)
+            poll = config.relayer.poll_interval
+            chain_id = await wait_for_chain_id(node, stopping, poll, "relayer")
             if chain_id is None:
                 return
             ctx = RelayerContext(
@@ -129,9 +127,7 @@ async def run_relayer(config: Config, factories: Sequence[LoopFactory]) -> None:
                 resources=resources,
             )
             loops = [loop for factory in factories for loop in await factory(ctx)]
-            ctx.daemon = Daemon(loops, config.relayer.poll_interval, stopping)
+            ctx.daemon = Daemon(loops, poll, stopping)
             await ctx.daemon.run()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            running.remove_signal_handler(signum)
         engine.dispose()

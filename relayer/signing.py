@@ -38,6 +38,7 @@ from relayer.release_check import (
 )
 from relayer.release_errors import BadPeerMessage, ReleaseRefused
 from relayer.release_psbt import Psbt
+from restaking.commitment import Commitment
 from sidechain.attestation import Refund, sign_attestation
 from sidechain.attestation import Release as ReleaseMessage
 
@@ -295,6 +296,22 @@ class SigningMember:
         message = ReleaseMessage(int(withdrawal_id, 16), bytes.fromhex(btc_txid))
         return self._sign_bridge(message)
 
+    async def attest_commitment(self, height: int, state_root: str) -> bytes:
+        """The EIP-712 Commitment signature, if this member anchored that root at `height` (its
+        ledger holds the anchor confirmed) and its own node has the same root there."""
+        refuse = f"commitment of height {height}"
+        with self._sessions() as session:
+            anchored = Ledger(session).commitments.get(height)
+            if anchored is None or anchored.status != CommitmentStatus.CONFIRMED:
+                raise ReleaseRefused(refuse, "its anchor is not confirmed here")
+            if anchored.state_root != state_root.lower():
+                raise ReleaseRefused(refuse, f"anchored root here is {anchored.state_root}")
+        own = await self._checker.state_root_at(height)
+        if own is None or own.lower() != state_root.lower():
+            raise ReleaseRefused(refuse, f"state root at {height} is {own} on this node")
+        commitment = Commitment(height, bytes.fromhex(state_root.removeprefix("0x")))
+        return self._sign_bridge(commitment)
+
     async def attest_refund(self, withdrawal_id: str) -> bytes:
         """The EIP-712 Refund signature, if this member finds the request unpayable."""
         with self._sessions() as session:
@@ -306,7 +323,7 @@ class SigningMember:
             raise ReleaseRefused(f"refund of {withdrawal_id}", "it can be paid on Bitcoin")
         return self._sign_bridge(Refund(int(withdrawal_id, 16)))
 
-    def _sign_bridge(self, message: ReleaseMessage | Refund) -> bytes:
+    def _sign_bridge(self, message: ReleaseMessage | Refund | Commitment) -> bytes:
         return sign_attestation(
             message, bytes(self.keys.evm.key), self._domain.chain_id, self._domain.bridge_address
         )

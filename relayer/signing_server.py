@@ -1,10 +1,11 @@
 """The member's signing server: peers POST signed envelopes, it answers with signed envelopes.
 
 One endpoint, `POST /v1/peer`; the envelope's kind picks the handler: `spend.sign` (check and
-sign a vault spend), `spend.broadcast` (follow a spend the coordinator sent), `attest.release`
-and `attest.refund` (EIP-712 signatures for the Bridge), `addresses.announce` (deposit
-addresses another member handed out, see relayer.addresses). A refusal is HTTP 409 with the reason;
-a bad envelope is 400. Bodies above `MAX_MESSAGE_BYTES` are refused before they are read.
+sign a vault spend), `spend.broadcast` (follow a spend the coordinator sent), `attest.release`,
+`attest.refund` and `attest.commitment` (EIP-712 signatures for the Bridge),
+`addresses.announce` (deposit addresses another member handed out, see relayer.gossip). A
+refusal is HTTP 409 with the reason; a bad envelope is 400. Bodies above `MAX_MESSAGE_BYTES`
+are refused before they are read.
 """
 
 import logging
@@ -37,6 +38,7 @@ class SigningServer:
             "spend.broadcast": self._broadcast,
             "attest.release": self._attest_release,
             "attest.refund": self._attest_refund,
+            "attest.commitment": self._attest_commitment,
             "addresses.announce": self._learn_addresses,
         }
 
@@ -105,6 +107,12 @@ class SigningServer:
 
     async def _attest_refund(self, body: dict[str, Any]) -> dict[str, Any]:
         signature = await self._member.attest_refund(str(body["withdrawal_id"]))
+        return {"signature": signature.hex()}
+
+    async def _attest_commitment(self, body: dict[str, Any]) -> dict[str, Any]:
+        signature = await self._member.attest_commitment(
+            int(body["height"]), str(body["state_root"])
+        )
         return {"signature": signature.hex()}
 
     async def _learn_addresses(self, body: dict[str, Any]) -> dict[str, Any]:

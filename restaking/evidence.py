@@ -13,10 +13,11 @@ format per claim kind, ABI-encoded as (uint8 kind, bytes payload):
 Each names its claim: `evidence.claim_id(chain_id)` is the court id of the claim it accuses.
 """
 
-import hashlib
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from bitcoin.core import CTransaction
+from bitcoin.core.serialize import SerializationError
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 
@@ -52,6 +53,16 @@ class DepositEvidence:
         a = self.attestation
         return (a.txid, a.vout, a.asset, a.amount, a.recipient, self.tip_hash)
 
+    def describe(self) -> dict[str, Any]:
+        a = self.attestation
+        return {
+            "deposit_id": a.deposit_id,
+            "asset": a.asset,
+            "amount": a.amount,
+            "recipient": "0x" + a.recipient.hex(),
+            "tip_hash": self.tip_hash.hex(),
+        }
+
     @classmethod
     def from_values(cls, values: tuple[object, ...]) -> "DepositEvidence":
         txid, vout, asset, amount, recipient, tip = values
@@ -68,8 +79,11 @@ class ReleaseEvidence:
     TYPES: ClassVar[tuple[str, ...]] = ("uint256", "bytes32", "bytes")
 
     def __post_init__(self) -> None:
-        txid = hashlib.sha256(hashlib.sha256(self.raw_transaction).digest()).digest()[::-1]
-        if txid != self.release.btc_txid:
+        try:
+            tx = CTransaction.deserialize(self.raw_transaction)
+        except (ValueError, SerializationError) as error:
+            raise MalformedEvidence(f"the raw transaction does not decode: {error}") from error
+        if tx.GetTxid()[::-1] != self.release.btc_txid:
             raise MalformedEvidence("the raw transaction is not the released Bitcoin transaction")
 
     def subject(self, chain_id: int) -> bytes:
@@ -77,6 +91,13 @@ class ReleaseEvidence:
 
     def values(self) -> tuple[object, ...]:
         return (self.release.withdrawal_id, self.release.btc_txid, self.raw_transaction)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "withdrawal_id": f"0x{self.release.withdrawal_id:064x}",
+            "btc_txid": self.release.btc_txid.hex(),
+            "raw_transaction": self.raw_transaction.hex(),
+        }
 
     @classmethod
     def from_values(cls, values: tuple[object, ...]) -> "ReleaseEvidence":
@@ -102,6 +123,13 @@ class CommitmentEvidence:
     def values(self) -> tuple[object, ...]:
         c = self.commitment
         return (c.height, c.state_root, self.recomputed_root)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "height": self.commitment.height,
+            "state_root": "0x" + self.commitment.state_root.hex(),
+            "recomputed_root": "0x" + self.recomputed_root.hex(),
+        }
 
     @classmethod
     def from_values(cls, values: tuple[object, ...]) -> "CommitmentEvidence":
@@ -139,3 +167,14 @@ def decode_evidence(data: bytes) -> Evidence:
         return fmt.from_values(tuple(decode(list(fmt.TYPES), payload)))
     except (DecodingError, MalformedAttestation, MalformedCommitment) as error:
         raise MalformedEvidence(f"evidence does not decode: {error}") from error
+
+
+def evidence_json(data: bytes) -> dict[str, Any]:
+    """What a ledger keeps of posted evidence: its bytes (0x-hex) and, when they decode, its
+    kind and fields; evidence that does not decode says why."""
+    raw = "0x" + data.hex()
+    try:
+        evidence = decode_evidence(data)
+    except MalformedEvidence as error:
+        return {"data": raw, "malformed": str(error)}
+    return {"data": raw, "kind": evidence.kind.name.lower(), **evidence.describe()}

@@ -188,7 +188,6 @@ class VaultConfig:
     max_batch: int = 200  # withdrawals paid by one release at most
     rotation_blocks: int = 10  # length of a coordinator's turn
     commitment_interval: int = 100  # K: anchor the state root every K sidechain blocks
-    claim_window_blocks: int = 6  # fraud-proof window of a release or a state commitment
 
     def __post_init__(self) -> None:
         for name in (
@@ -197,7 +196,6 @@ class VaultConfig:
             "rbf_after_blocks",
             "rotation_blocks",
             "commitment_interval",
-            "claim_window_blocks",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"vault.{name} must be >= 1, got {getattr(self, name)}")

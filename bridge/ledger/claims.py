@@ -50,7 +50,7 @@ class ClaimRepository(TrackedRepository[Claim]):
             opened_at_height=opened_at_height,
             closes_at_height=closes_at_height,
             status=ClaimStatus.OPEN,
-            court_claim_id=court_claim_id,
+            court_claim_id=None if court_claim_id is None else court_claim_id.lower(),
         )
         add_record(self._session, claim, detail={"kind": str(kind), "subject": subject})
         return claim
@@ -65,6 +65,11 @@ class ClaimRepository(TrackedRepository[Claim]):
 
     def for_subject(self, kind: ClaimKind, subject: str) -> Sequence[Claim]:
         query = select(Claim).where(Claim.kind == kind, Claim.subject == subject)
+        return self._session.scalars(query.order_by(Claim.id)).all()
+
+    def for_court_claim(self, court_claim_id: str) -> Sequence[Claim]:
+        """The rows of one ChallengeCourt claim: one per operator that made it."""
+        query = select(Claim).where(Claim.court_claim_id == court_claim_id.lower())
         return self._session.scalars(query.order_by(Claim.id)).all()
 
     def windows_closed_by(self, clock: WindowClock, height: int) -> Sequence[Claim]:
@@ -128,7 +133,7 @@ class ChallengeRepository(TrackedRepository[Challenge]):
             bond=check_amount("bond", bond, maximum=MAX_WEI),
             evidence=dict(evidence),
             status=ChallengeStatus.SUBMITTED,
-            court_challenge_id=court_challenge_id,
+            court_challenge_id=None if court_challenge_id is None else court_challenge_id.lower(),
             tx_hash=tx_hash,
         )
         add_record(self._session, challenge, detail={"claim_id": claim.id, "bond": bond})
@@ -154,6 +159,11 @@ class ChallengeRepository(TrackedRepository[Challenge]):
         elif not self.pending_for(claim.id):
             claims.move(claim.id, ClaimStatus.OPEN, detail={"challenge_id": challenge.id})
         return challenge
+
+    def for_court_claim(self, court_claim_id: str) -> Sequence[Challenge]:
+        """The rows of the court's one challenge of a claim (one per operator's claim row)."""
+        query = select(Challenge).where(Challenge.court_challenge_id == court_claim_id.lower())
+        return self._session.scalars(query.order_by(Challenge.id)).all()
 
     def pending_for(self, claim_id: int) -> Sequence[Challenge]:
         query = select(Challenge).where(

@@ -235,11 +235,14 @@ def confirmed_commitments(federation: FederationRig, member: int) -> dict[int, s
         ("after_commitment_signed", (1, 2, 3)),
         ("after_commitment_broadcast", (1, 2, 3)),
         ("after_commitment_confirmed", (3,)),
+        ("after_commitment_recorded", (1, 2, 3)),
     ],
 )
 def test_a_member_killed_while_anchoring_a_state_root_anchors_it_once(
-    federation: FederationRig, point: str, members: tuple[int, ...]
+    federation: FederationRig, bridge: Bridge, point: str, members: tuple[int, ...]
 ) -> None:
+    """The root is anchored once and recorded on the Bridge once (the ledger mirrors its one
+    court claim, a row per signer)."""
     since = int(federation.bitcoind.getblockcount())
     before = set(confirmed_commitments(federation, 1))
     armed = crash(federation, point, members)
@@ -258,11 +261,23 @@ def test_a_member_killed_while_anchoring_a_state_root_anchors_it_once(
     height = new_anchor()
     assert height is not None
     assert len(anchors_of(federation, height, since)) == 1, "a state root anchored twice"
-    claims = federation.read(
-        dead.member_id,
-        lambda ledger: ledger.claims.for_subject(ClaimKind.STATE_COMMITMENT, str(height)),
+
+    def claims() -> list[tuple[str, str | None]]:
+        return federation.read(
+            dead.member_id,
+            lambda ledger: [
+                (c.operator, c.court_claim_id)
+                for c in ledger.claims.for_subject(ClaimKind.STATE_COMMITMENT, str(height))
+            ],
+        )
+
+    federation.mine_until(lambda: claims())
+    assert len(claims()) >= federation.settings.threshold  # a row per signer
+    assert len({court_id for _, court_id in claims()}) == 1, "a state root recorded twice"
+    recorded = bridge.contract.functions.commitments(height).call().hex()
+    assert "0x" + recorded == federation.read(
+        1, lambda ledger: ledger.commitments.require(height).state_root
     )
-    assert len(claims) == 1
     assert_audit_holds(federation)
 
 

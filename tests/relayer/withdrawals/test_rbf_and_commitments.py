@@ -1,10 +1,14 @@
-"""A stuck release is replaced by fee (and the replaced one recorded); state roots are anchored;
-the solvency audit accounts for the fees of both (they come out of the fee reserve)."""
+"""A stuck release is replaced by fee (and the replaced one recorded); state roots are anchored
+and then recorded on the sidechain, where the court opens their fraud-proof window (mirrored
+into the ledger); the solvency audit accounts for the fees of both spends (they come out of
+the fee reserve)."""
 
 from bridge.bitcoin.errors import BitcoinRPCError
-from bridge.ledger import Asset, ClaimKind, CommitmentStatus, Ledger, ReleaseStatus
+from bridge.ledger import Asset, ClaimKind, CommitmentStatus, Ledger, ReleaseStatus, WindowClock
 from regtest.util import wait_until
+from relayer.court_mirror import CourtMirror
 from relayer.release_check import decode_commitment
+from sidechain.genesis import DEV_RESTAKING
 from tests.relayer.support import RELEASED
 from tests.relayer.withdrawals.conftest import COMMITMENT_INTERVAL, Harness, settle
 
@@ -73,9 +77,22 @@ async def test_a_state_commitment_is_anchored_and_decodes_back(harness: Harness)
     block = harness.node.rpc("eth_getBlockByNumber", hex(height), False)
     assert anchored == (height, bytes.fromhex(block["stateRoot"][2:]))
     assert "0x" + anchored[1].hex() == root
-    with coordinator.sessions() as session:
-        (claim,) = Ledger(session).claims.for_subject(ClaimKind.STATE_COMMITMENT, str(height))
-        assert claim.closes_at_height > claim.opened_at_height
+    recorder = harness.coordinator()
+    assert await recorder.commitments.record()
+    assert harness.bridge.contract.functions.commitments(height).call().hex() == root[2:]
+    assert not await recorder.commitments.record()  # recorded once
+    mirror = CourtMirror(recorder.sessions, recorder.node)
+    while await mirror.execute():
+        pass
+    with recorder.sessions() as session:
+        claims = Ledger(session).claims.for_subject(ClaimKind.STATE_COMMITMENT, str(height))
+        signers = sorted(claim.operator for claim in claims)
+        assert len(signers) >= 2 and recorder.keys.address in signers
+        assert len({claim.court_claim_id for claim in claims}) == 1
+        for claim in claims:
+            assert claim.clock == WindowClock.SIDECHAIN
+            window = claim.closes_at_height - claim.opened_at_height
+            assert window == DEV_RESTAKING.params.claim_window
     await assert_solvent(harness)
 
 
