@@ -163,7 +163,10 @@ class PricePusher:
     async def execute(self) -> bool:
         observed = await self._source.observe()
         for asset, price in sorted(observed.items()):
-            await self._consider(asset, price)
+            try:
+                await self._consider(asset, price)
+            except (PriceRefused, CallRefused) as refused:  # the other asset still goes on
+                log.warning("oracle: %s", refused)
         return False
 
     async def unwind(self, height: int) -> None:

@@ -44,14 +44,14 @@ class Chain:
 
     def send(self, key: str, call: Any, value: int = 0) -> dict[str, Any]:
         """Sign and send `call` from `key` (no estimate: a revert is mined); its receipt."""
-        return self._sign_and_send(key, call.build_transaction(self._base(key, value)))
+        return self._sign_and_send(key, call.build_transaction(self.tx_fields(key, value)))
 
     def pay(self, key: str, to: str, wei: int) -> None:
         """A plain transfer of `wei` from `key`'s account."""
-        receipt = self._sign_and_send(key, {**self._base(key, wei), "to": to, "gas": 21_000})
+        receipt = self._sign_and_send(key, {**self.tx_fields(key, wei), "to": to, "gas": 21_000})
         assert receipt["status"] == 1, receipt
 
-    def _base(self, key: str, value: int) -> dict[str, Any]:
+    def tx_fields(self, key: str, value: int) -> dict[str, Any]:
         sender = Account.from_key(key).address
         return {
             "from": sender,
@@ -68,6 +68,8 @@ class Chain:
         return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60))
 
     def ok(self, key: str, call: Any, value: int = 0) -> dict[str, Any]:
+        """Send `call`, which must succeed (a refusal raises with the contract's reason)."""
+        call.call({"from": Account.from_key(key).address, "value": value})
         receipt = self.send(key, call, value)
         assert receipt["status"] == 1, receipt
         return receipt

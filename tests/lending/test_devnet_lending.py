@@ -193,11 +193,9 @@ def run_scenario(devnet: Devnet) -> None:
     assert taken["seized"] == taken["repaid"] * UNIT * 10_500 // (10_000 * 54_000 * UNIT)
     assert not chain.events(chain.pool, "Liquidated", borrower=account)  # BTC against BTC
 
-    # Members X and Y mint a deposit Bitcoin never saw: the audit breaks.
+    # Members X and Y mint a deposit Bitcoin never saw; at once (the windows are short on a
+    # devnet) a challenge, the honest member's vote, the claim void: X and Y slashed by half.
     fake = mint_what_bitcoin_never_saw(chain, [0, 1])
-    status, report = chain.audit()
-    assert status == 1 and report["BTC"]["unbacked"] == FAKE_SATS, report
-    # A challenge, the honest member's vote, the claim void: X and Y slashed by half.
     tip = bytes.fromhex(devnet.bitcoin("getbestblockhash"))
     evidence = DepositEvidence(fake, tip_hash=tip)
     claim = evidence_claim_id(evidence, chain.chain_id)

@@ -5,6 +5,7 @@ resumes from its checkpoint, watches that account and liquidates it once. The no
 borrow over the limit and a liquidation of a healthy position with the reason, state
 unchanged."""
 
+import json
 import signal
 from collections.abc import Iterator
 
@@ -157,3 +158,32 @@ def test_a_price_drop_is_liquidated_and_a_kill_9_resumes(market, pushers, liquid
     assert liquidator.state()["pending"] is None
     usdt = chain.contract("USDT", USDT_ADDRESS)
     assert usdt.functions.balanceOf(liquidator.address).call() < LIQUIDATOR_USDT
+
+
+def test_a_restart_settles_the_transaction_it_recorded_before_anything_else(chain, liquidator):
+    """Killed after recording a signed liquidation: started again, it waits for that one if
+    the node has it, and forgets it if it never reached the node (nothing is sent twice)."""
+    key = chain.accounts[0].private_key
+    liquidator.process.send_signal(signal.SIGKILL)
+    liquidator.process.wait(30)
+    sent = Account.from_key(key).sign_transaction(
+        {**chain.tx_fields(key, 0), "to": liquidator.address, "gas": 21_000}
+    )
+    lost = Account.from_key(key).sign_transaction(
+        {**chain.tx_fields(key, 1), "to": liquidator.address, "gas": 21_000, "nonce": 10**6}
+    )
+    for signed, what in ((sent, "a sent one"), (lost, "a lost one")):
+        state = liquidator.state()
+        state["pending"] = {"tx_hash": "0x" + bytes(signed.hash).hex(), "what": what}
+        liquidator.state_file.write_text(json.dumps(state))
+        if signed is sent:
+            chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        liquidator.start()
+        wait_until(lambda: liquidator.state()["pending"] is None, 60)
+        liquidator.process.send_signal(signal.SIGKILL)
+        liquidator.process.wait(30)
+    log = liquidator.log_path.read_text()
+    assert "a sent one done in block" in log
+    assert "a lost one (0x" in log and "never reached the node; dropped" in log
+    assert chain.accounts[0].private_key[2:] not in log  # no key in the log
+    liquidator.start()

@@ -65,7 +65,10 @@ def test_prices_are_posted_by_a_quorum_and_large_moves_in_steps(chain, pushers):
         66_000 * UNIT,
         70_000 * UNIT,
     ]
-    assert "co-signed BTC round" in pushers.logs()
+    logs = pushers.logs()
+    assert "co-signed BTC round" in logs
+    for secret in [*chain.members, *pushers.posters]:  # no key reaches a log
+        assert secret.private_key[2:] not in logs
 
 
 def test_a_member_killed_is_taken_over_and_resumes(chain, pushers):
