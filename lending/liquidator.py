@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_typing import Address
 from eth_utils import to_checksum_address
 
 from lending.account import Sender, SignedCall, load_account
@@ -29,7 +30,14 @@ from lending.errors import CallRefused
 from lending.liquidation import Inventory, Plan, best_plan, coins, gas_value
 from lending.pool_model import MAX_UINT, WAD
 from lending.service import stop_on_signals
-from lending.views import LOANABLE, MARKET_NAMES, PositionView, Snapshot, read_position
+from lending.views import (
+    LOANABLE,
+    MARKET_NAMES,
+    PositionView,
+    Snapshot,
+    read_position,
+    read_view,
+)
 from relayer.daemon import Daemon
 from relayer.keys import replace_private_file
 from relayer.node_client import NodeClient
@@ -322,12 +330,8 @@ class Liquidator:
     async def _pool_view(self, function: str, *args: Any) -> Any:
         return await self._view("LendingPool", POOL_ADDRESS, function, *args)
 
-    async def _view(self, contract: str, address: bytes, function: str, *args: Any) -> Any:
-        artifact = load_artifact(contract)
-        values = artifact.decode_output(
-            function, await self._node.eth_call(address, artifact.calldata(function, *args))
-        )
-        return values[0] if len(values) == 1 else values
+    async def _view(self, contract: str, address: Address, function: str, *args: Any) -> Any:
+        return await read_view(self._node, contract, address, function, *args)
 
 
 def _shown(args: dict[str, Any]) -> str:
@@ -336,8 +340,9 @@ def _shown(args: dict[str, Any]) -> str:
 
 async def approve_usdt(sender: Sender) -> None:
     """Let the pool take the USDT this account repays with (once)."""
-    data = USDT.calldata("allowance", sender.address, POOL_ADDRESS)
-    (allowance,) = USDT.decode_output("allowance", await sender.node.eth_call(USDT_ADDRESS, data))
+    allowance = await read_view(
+        sender.node, "USDT", USDT_ADDRESS, "allowance", sender.address, POOL_ADDRESS
+    )
     if allowance < MAX_UINT // 2:
         await sender.send(
             "approve the pool for USDT",

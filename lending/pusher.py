@@ -40,7 +40,7 @@ from lending.prices import (
     update_due,
 )
 from lending.service import stop_on_signals
-from lending.views import ASSET_NAMES
+from lending.views import ASSET_NAMES, read_view
 from relayer.daemon import Daemon, wait_or_stop
 from relayer.errors import NodeError
 from relayer.keys import MemberKeys, load_member_keys
@@ -70,16 +70,13 @@ class OracleSettings:
 
     @classmethod
     async def read(cls, node: NodeClient) -> "OracleSettings":
-        async def view(contract: str, address: bytes, function: str) -> int:
-            artifact = load_artifact(contract)
-            raw = await node.eth_call(address, artifact.calldata(function))
-            return int(artifact.decode_output(function, raw)[0])
-
         return cls(
             chain_id=await node.chain_id(),
-            threshold=await view("Bridge", BRIDGE_ADDRESS, "threshold"),
-            max_age=await view("PriceOracle", ORACLE_ADDRESS, "max_age"),
-            max_deviation_bps=await view("PriceOracle", ORACLE_ADDRESS, "max_deviation_bps"),
+            threshold=await read_view(node, "Bridge", BRIDGE_ADDRESS, "threshold"),
+            max_age=await read_view(node, "PriceOracle", ORACLE_ADDRESS, "max_age"),
+            max_deviation_bps=await read_view(
+                node, "PriceOracle", ORACLE_ADDRESS, "max_deviation_bps"
+            ),
         )
 
 
@@ -265,9 +262,8 @@ class PricePusher:
         )
 
     async def _current(self, asset: int) -> OnChainPrice:
-        raw = await self._node.eth_call(ORACLE_ADDRESS, ORACLE.calldata("reports", asset))
-        price, timestamp, round_ = ORACLE.decode_output("reports", raw)[0]
-        return OnChainPrice(price, timestamp, round_)
+        report = await read_view(self._node, "PriceOracle", ORACLE_ADDRESS, "reports", asset)
+        return OnChainPrice(*report)
 
 
 class CosignServer:

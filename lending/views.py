@@ -6,7 +6,6 @@ price is shown as stale, not as an error), balances, rates and totals. Positions
 in Python with the pool's own formula (`pool_model.weigh`), at the stored prices.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +37,26 @@ class NodeCalls(Protocol):
     async def call(self, method: str, *params: Any) -> Any: ...
 
 
+async def read_view(
+    node: NodeCalls,
+    contract: str,
+    address: Address,
+    function: str,
+    *args: Any,
+    block: int | None = None,
+) -> Any:
+    """The decoded return value of a contract's view at `block` (default: the latest), a tuple
+    when it returns several values."""
+    artifact = load_artifact(contract)
+    request = {
+        "to": to_checksum_address(address),
+        "data": "0x" + artifact.calldata(function, *args).hex(),
+    }
+    raw = await node.call("eth_call", request, "latest" if block is None else hex(block))
+    values = artifact.decode_output(function, bytes.fromhex(str(raw)[2:]))
+    return values[0] if len(values) == 1 else values
+
+
 def asset_of(market: int) -> int:
     """The oracle asset that prices a market (rsX is priced as X times the vault's rate)."""
     return market % 2
@@ -57,15 +76,7 @@ class Snapshot:
         return cls(node, int(head["number"], 16), int(head["timestamp"], 16))
 
     async def read(self, contract: str, address: Address, function: str, *args: Any) -> Any:
-        """The decoded return value of a view (a tuple when it returns several values)."""
-        artifact = load_artifact(contract)
-        request = {
-            "to": to_checksum_address(address),
-            "data": "0x" + artifact.calldata(function, *args).hex(),
-        }
-        raw = await self.node.call("eth_call", request, hex(self.block))
-        values = artifact.decode_output(function, bytes.fromhex(str(raw)[2:]))
-        return values[0] if len(values) == 1 else values
+        return await read_view(self.node, contract, address, function, *args, block=self.block)
 
     async def pool(self, function: str, *args: Any) -> Any:
         return await self.read("LendingPool", POOL_ADDRESS, function, *args)
@@ -217,7 +228,3 @@ async def read_position(snapshot: Snapshot, account: str) -> PositionView:
         prices,
         None if leverage == ZERO_ADDRESS else to_checksum_address(leverage),
     )
-
-
-def named(markets: Sequence[int]) -> str:
-    return ", ".join(MARKET_NAMES[m] for m in markets)
