@@ -53,7 +53,13 @@ from relayer.release_check import (
 from relayer.release_errors import ReleaseFlowError
 from relayer.release_psbt import Psbt
 from relayer.release_sidechain import BridgeChain, ordered_signatures
-from relayer.signing import finalize, mark_broadcast, proposal_to_json, stored_proposal
+from relayer.signing import (
+    finalize,
+    follow_sent,
+    mark_broadcast,
+    proposal_to_json,
+    stored_proposal,
+)
 from relayer.signing_client import Federation
 from relayer.vault import Vault
 
@@ -87,6 +93,8 @@ class SpendRunner:
         try:
             psbt = await self._federation.sign_spend(proposal)
         except ReleaseFlowError as error:
+            if await self._sent_already(proposal):  # the peers refused: it is out already
+                return proposal.txid
             log.warning("spend %s not signed: %s", proposal.txid, error)
             self._abandon(proposal.txid, str(error))
             return None
@@ -125,8 +133,21 @@ class SpendRunner:
                 )
             ]
         for proposal in unfinished:
-            await self.run(proposal)
+            if not await self._sent_already(proposal):
+                await self.run(proposal)
         return bool(unfinished)
+
+    async def _sent_already(self, proposal: SpendProposal) -> bool:
+        """bitcoind has the spend (another coordinator sent it while this member was away or
+        before it heard): followed as broadcast, nothing signed or sent again."""
+        raw = await self._raw_of(proposal.txid)
+        if raw is None:
+            return False
+        height = int(await self._rpc.call("getblockcount"))
+        with self._sessions.begin() as session:
+            follow_sent(Ledger(session), proposal, str(raw), height)
+        log.info("vault spend %s is out already: following it", proposal.txid)
+        return True
 
     async def _send(self, txid: str, raw: str) -> bool:
         """Broadcast; True if bitcoind has it (now or already). A spend whose coins are gone
@@ -135,7 +156,7 @@ class SpendRunner:
             await self._rpc.call("sendrawtransaction", raw)
             return True
         except BitcoinRPCError as error:
-            if error.code == RPC_VERIFY_ALREADY_IN_CHAIN or await self._known(txid):
+            if error.code == RPC_VERIFY_ALREADY_IN_CHAIN or await self._raw_of(txid) is not None:
                 return True
             if error.code not in (RPC_VERIFY_ERROR, RPC_VERIFY_REJECTED):
                 raise
@@ -143,14 +164,14 @@ class SpendRunner:
             self._abandon(txid, str(error))
             return False
 
-    async def _known(self, txid: str) -> bool:
+    async def _raw_of(self, txid: str) -> str | None:
+        """The transaction as bitcoind has it (mempool or chain), None if it has not."""
         try:
-            await self._rpc.call("getrawtransaction", txid, False)
-            return True
+            return str(await self._rpc.call("getrawtransaction", txid, False))
         except BitcoinRPCError as error:
             if error.code != NOT_FOUND:
                 raise
-            return False
+            return None
 
     def _abandon(self, txid: str, reason: str) -> None:
         with self._sessions.begin() as session:

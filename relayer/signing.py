@@ -276,11 +276,7 @@ class SigningMember:
             if release is None:
                 await self._checker.check(proposal, ledger, signed=tx)
                 self._record(ledger, proposal)
-            if ledger.releases.require(proposal.txid).status == ReleaseStatus.SIGNING:
-                ledger.releases.move(proposal.txid, ReleaseStatus.SIGNED)
-            if ledger.releases.require(proposal.txid).status == ReleaseStatus.SIGNED:
-                commitment = None if proposal.commitment is None else proposal.commitment.height
-                mark_broadcast(ledger, proposal.txid, raw_tx, height, commitment)
+            follow_sent(ledger, proposal, raw_tx, height)
 
     async def attest_release(self, withdrawal_id: str, btc_txid: str) -> bytes:
         """The EIP-712 Release signature, if this member's ledger has that payment at depth."""
@@ -327,6 +323,21 @@ class SigningMember:
         return sign_attestation(
             message, bytes(self.keys.evm.key), self._domain.chain_id, self._domain.bridge_address
         )
+
+
+def follow_sent(ledger: Ledger, proposal: SpendProposal, raw_tx: str, height: int) -> None:
+    """A spend recorded here is out (on bitcoind, or a member sent it): `broadcast`, whatever
+    step this member was at, abandoned included (the others signed it without this one)."""
+    status = ledger.releases.require(proposal.txid).status
+    if status == ReleaseStatus.ABANDONED:
+        ledger.releases.revive(proposal.txid)
+    if status == ReleaseStatus.BUILDING:
+        ledger.releases.move(proposal.txid, ReleaseStatus.SIGNING)
+    if status in (ReleaseStatus.BUILDING, ReleaseStatus.SIGNING):
+        ledger.releases.move(proposal.txid, ReleaseStatus.SIGNED)
+    if ledger.releases.require(proposal.txid).status == ReleaseStatus.SIGNED:
+        commitment = None if proposal.commitment is None else proposal.commitment.height
+        mark_broadcast(ledger, proposal.txid, raw_tx, height, commitment)
 
 
 def mark_broadcast(

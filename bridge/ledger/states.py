@@ -155,6 +155,8 @@ RELEASE = _machine(
         R.SIGNING: {R.SIGNED, R.ABANDONED},
         R.SIGNED: {R.BROADCAST, R.ABANDONED},
         R.BROADCAST: {R.CONFIRMED, R.REPLACED},
+        # Abandoned here, yet sent by another coordinator with the others' signatures.
+        R.ABANDONED: {R.SIGNED},
     },
 )
 

@@ -233,6 +233,21 @@ class ReleaseRepository(TrackedRepository[Release]):
         )
         return release
 
+    def revive(self, txid: str) -> Release:
+        """A spend abandoned here went out after all (another coordinator sent it with the
+        other members' signatures): `signed` again, its withdrawals `releasing` through it; a
+        spend of this member not sent yet that paid any of them is abandoned (Bitcoin pays
+        them with this one)."""
+        for withdrawal in self.withdrawals(txid):
+            other = withdrawal.release_txid
+            if withdrawal.status == WithdrawalStatus.RELEASING and other not in (None, txid):
+                self.abandon(other, f"its withdrawals went out in {txid}")
+        release = self.move(txid, ReleaseStatus.SIGNED, detail={"revived": True})
+        self._move_withdrawals(
+            release.txid, WithdrawalStatus.RELEASING, {WithdrawalStatus.READY}, release_txid=txid
+        )
+        return release
+
     def untold(self) -> Sequence[Release]:
         """Confirmed releases the Bridge has not been told of yet, oldest first."""
         query = select(Release).where(

@@ -111,6 +111,27 @@ def test_an_abandoned_release_returns_its_withdrawals_to_ready(ledger: Ledger) -
     assert ledger.releases.require(release.txid).status == ReleaseStatus.ABANDONED
 
 
+def test_an_abandoned_release_sent_after_all_takes_its_withdrawals_back(ledger: Ledger) -> None:
+    """Another coordinator sent it with the others' signatures: the withdrawals leave the spend
+    this member built meanwhile (abandoned) and are paid by the revived one."""
+    ready = _ready(ledger)
+    sent = ledger.releases.create(
+        txid=txid(505), payments=[ReleasePayment(ready, 0, 20_000)], fee=500, fee_rate=1_000
+    )
+    ledger.releases.move(sent.txid, ReleaseStatus.SIGNING)
+    ledger.releases.abandon(sent.txid, "peers refused")
+    rebuilt = ledger.releases.create(
+        txid=txid(506), payments=[ReleasePayment(ready, 0, 20_000)], fee=500, fee_rate=1_000
+    )
+    ledger.releases.revive(sent.txid)
+    ledger.releases.mark_broadcast(sent.txid, raw_tx="01", broadcast_height=130)
+    ledger.session.commit()
+    paid = ledger.withdrawals.require(ready)
+    assert (paid.status, paid.release_txid) == (WithdrawalStatus.RELEASED, sent.txid)
+    assert ledger.releases.require(rebuilt.txid).status == ReleaseStatus.ABANDONED
+    assert ledger.releases.require(sent.txid).status == ReleaseStatus.BROADCAST
+
+
 def test_a_replace_by_fee_release_takes_over_the_withdrawals(ledger: Ledger) -> None:
     ready = _ready(ledger)
     stuck = ledger.releases.create(
