@@ -242,7 +242,6 @@ class _BlockRun:
         self.progress = progress
         self.spec = spec
         self.txs = txs
-        self.encoded = [tx.encode() for tx in txs]
         self.block = BlockState(spec.env, pre_state, extras)
         self.committed = self.block.committed
         self.runner = self.block.runner
@@ -332,7 +331,7 @@ class _BlockRun:
                 self.committed_upto,
                 self._unsent(index),
                 self.pending_codes[index],
-                tuple(self.encoded[start:end]),
+                tuple(tx.encode() for tx in self.txs[start:end]),  # while the workers run
             )
             try:
                 self._send(index, ("run", batch))
