@@ -36,21 +36,33 @@ reserve is computed from those flows, never as a difference, so the equation acc
 every sat, and it must not be negative: a negative reserve means users' BTC paid fees.
 
 The invariant holds when the equation balances, the reserve is not negative, and no coin the
-ledger holds as the vault's was spent by a transaction the federation did not sign.
+ledger holds as the vault's was spent by a transaction the federation did not sign, unless the
+court voided the release claim that named that transaction (a challenge upheld: the ledger's
+court stage mirrors it, with the transaction in its evidence): then the operators who signed it
+were slashed and the deficit covered, taken out of circulation (Bridge.locked_sats), so the
+supply falls with the holdings.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bitcoin.core import b2lx
+from bitcoin.core import CTransaction, b2lx
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
 from bridge.bitcoin.blocks import RPCClient
 from bridge.bitcoin.chain import sync_stage
 from bridge.bitcoin.omni.indexer import OmniIndexer
-from bridge.ledger import Asset, DepositStatus, Ledger, ReleaseStatus, WithdrawalStatus
+from bridge.ledger import (
+    Asset,
+    ChallengeStatus,
+    ClaimKind,
+    DepositStatus,
+    Ledger,
+    ReleaseStatus,
+    WithdrawalStatus,
+)
 from relayer.node_client import BRIDGE_EVENT_TOPICS, Deposited, decode_bridge_log
 from relayer.release_psbt import Psbt
 from relayer.vault import VaultSettings, VaultView, omni_send_of, scan_address, unspent, vault_view
@@ -141,6 +153,7 @@ class LedgerFigures:
     paid_out: dict[Asset, int]
     btc_paid: dict[str, int]  # sent spend -> sats it pays to BTC withdrawals
     unminted_usdt: dict[str, int]  # address -> USDT deposits there, on chain, not minted
+    voided_spends: frozenset[str]  # vault coins spent by releases the court voided
 
 
 def read_ledger(ledger: Ledger, settings: VaultSettings) -> LedgerFigures:
@@ -162,7 +175,21 @@ def read_ledger(ledger: Ledger, settings: VaultSettings) -> LedgerFigures:
         paid_out={a: ledger.withdrawals.total_amount(a, PAID_OUT) for a in Asset},
         btc_paid=btc_paid,
         unminted_usdt=unminted,
+        voided_spends=frozenset(voided_release_inputs(ledger)),
     )
+
+
+def voided_release_inputs(ledger: Ledger) -> set[str]:
+    """The outpoints spent by the Bitcoin transactions of release claims the court voided (the
+    transaction is in the upheld challenge's evidence)."""
+    outpoints: set[str] = set()
+    for challenge in ledger.challenges.with_status(ChallengeStatus.SUCCEEDED):
+        raw = challenge.evidence.get("raw_transaction")
+        if ledger.claims.require(challenge.claim_id).kind != ClaimKind.RELEASE or not raw:
+            continue
+        tx = CTransaction.deserialize(bytes.fromhex(raw))
+        outpoints |= {f"{b2lx(i.prevout.hash)}:{i.prevout.n}" for i in tx.vin}
+    return outpoints
 
 
 @dataclass
@@ -233,7 +260,9 @@ class Auditor:
         confirmed = {s.txid for s in view.spends if s.release.status == ReleaseStatus.CONFIRMED}
         certain = set(view.minted) | set(topups)
         certain |= {o for o in own_outputs if o.split(":")[0] in confirmed}
-        outside = sorted(certain - found.keys() - spent_inputs.keys())
+        gone = certain - found.keys() - spent_inputs.keys()
+        voided = gone & figures.voided_spends
+        outside = sorted(gone - voided)
 
         usdt_outputs = [o for o, d in view.minted.items() if d.asset == Asset.USDT]
         usdt_credit = sum(found.get(o, spent_inputs.get(o, 0)) for o in usdt_outputs)
@@ -286,6 +315,7 @@ class Auditor:
                 ("bitcoin: vault outputs of federation spends unspent", held["own"]),
                 ("bitcoin: top-ups unspent at the change address", held["topup"]),
                 ("bitcoin: holdings", sum(found.values())),
+                ("bitcoin: vault coins taken by releases the court voided", len(voided)),
                 ("ledger: withdrawals in flight", figures.in_flight[Asset.BTC]),
                 ("ledger: withdrawals paid out", figures.paid_out[Asset.BTC]),
                 ("fee reserve: + sats of USDT deposit outputs", usdt_credit),

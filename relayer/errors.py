@@ -10,7 +10,9 @@ RelayerError
 │   │   └── AttestationRefused sluice_submitAttestation refused (not a member, already minted)
 │   └── ReceiptTimeout         a sent transaction was not mined in time
 ├── DepositsPaused             the deposit flow is paused (a reorg deeper than the depth)
-└── FederationSetupError       `sluice federation init` cannot write what it was asked to
+├── FederationSetupError       `sluice federation init` cannot write what it was asked to
+└── WatcherError               the watcher cannot go on (its state, its genesis, its chain)
+    └── CourtRefused           the court refuses a call (eth_estimateGas reverts): its reason
 """
 
 from typing import Any
@@ -83,3 +85,14 @@ class DepositsPaused(RelayerError):
 
 class FederationSetupError(RelayerError):
     """`sluice federation init` was given arguments it cannot honour."""
+
+
+class WatcherError(RelayerError):
+    """The watcher cannot go on: its state file, its genesis or the chain it follows."""
+
+
+class CourtRefused(WatcherError):
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"the court refuses to {action}: {reason}")
+        self.action = action
+        self.reason = reason

@@ -8,8 +8,11 @@ For members 1..n it writes, each in its own folder (members never share a file o
 and for everyone:
     DIR/federation.json           public: network, threshold, each member's Bitcoin public key,
                                   EVM address and signing URL (what the API and genesis need)
-    DIR/genesis.toml              a sidechain genesis with this federation (members funded
-                                  with gas), for `sluice node init --genesis`
+    DIR/genesis.toml              a sidechain genesis with this federation (members, and the
+                                  plan's `funded_accounts`, funded with gas), for
+                                  `sluice node init --genesis`
+
+`watcher_config` writes the config of a `sluice watcher run` checking this federation.
 """
 
 import dataclasses
@@ -55,6 +58,7 @@ class FederationPlan:
     poll_interval: float = 1.0
     resubmit_after: float = 5.0
     vault: VaultConfig = field(default_factory=VaultConfig)
+    funded_accounts: tuple[str, ...] = ()  # EVM addresses given gas at genesis (watchers)
 
     def __post_init__(self) -> None:
         if not 1 <= self.members <= MAX_MEMBERS:
@@ -156,22 +160,10 @@ def member_config(
     peers = [other for other in members if other.member_id != keys.member_id]
     ledger = (folder / "ledger.sqlite3").resolve()
     return f"""# Federation member {keys.member_id}: its own keys, ledger and bitcoind.
-
-[bitcoin]
-network = "{plan.network}"
-rpc_url = "{plan.bitcoin_rpc_url}"
-rpc_user = "{plan.bitcoin_rpc_user}"
-rpc_password = "{plan.bitcoin_rpc_password}"
-confirmations = {plan.confirmations}
-
+{_bitcoin_section(plan)}
 [ledger]
 url = "sqlite:///{ledger}"
-
-[bridge]
-federation_pubkeys = {_toml_list([m.bitcoin_public.hex() for m in members])}
-threshold = {plan.threshold}
-usdt_property_id = {plan.usdt_property_id}
-challenge_window_blocks = {plan.challenge_window_blocks}
+{_bridge_section(plan, members)}challenge_window_blocks = {plan.challenge_window_blocks}
 
 [relayer]
 member_id = {keys.member_id}
@@ -188,6 +180,26 @@ scan_start_height = {plan.scan_start_height}
 {_toml_table(plan.vault)}"""
 
 
+def _bitcoin_section(plan: FederationPlan) -> str:
+    return f"""
+[bitcoin]
+network = "{plan.network}"
+rpc_url = "{plan.bitcoin_rpc_url}"
+rpc_user = "{plan.bitcoin_rpc_user}"
+rpc_password = "{plan.bitcoin_rpc_password}"
+confirmations = {plan.confirmations}
+"""
+
+
+def _bridge_section(plan: FederationPlan, members: list[MemberKeys]) -> str:
+    return f"""
+[bridge]
+federation_pubkeys = {_toml_list([m.bitcoin_public.hex() for m in members])}
+threshold = {plan.threshold}
+usdt_property_id = {plan.usdt_property_id}
+"""
+
+
 def _toml_table(section: VaultConfig) -> str:
     return "".join(
         f"{item.name} = {getattr(section, item.name)}\n" for item in dataclasses.fields(section)
@@ -196,12 +208,36 @@ def _toml_table(section: VaultConfig) -> str:
 
 def genesis_toml(plan: FederationPlan, members: list[MemberKeys]) -> str:
     addresses = _toml_list([to_checksum_address(keys.address) for keys in members])
+    funded = [keys.address for keys in members] + list(plan.funded_accounts)
     accounts = "".join(
-        f'\n[[accounts]]\naddress = "{to_checksum_address(keys.address)}"\n'
+        f'\n[[accounts]]\naddress = "{to_checksum_address(address)}"\n'
         f'balance = "{MEMBER_GAS_WEI}"\n'
-        for keys in members
+        for address in funded
     )
     return (
         f"chain_id = {plan.chain_id}\ndev = true\nblock_interval = 1.0\n\n"
         f"[federation]\nmembers = {addresses}\nthreshold = {plan.threshold}\n{accounts}"
     )
+
+
+def watcher_config(
+    plan: FederationPlan,
+    members: list[MemberKeys],
+    genesis_file: Path,
+    datadir: Path,
+    key_file: Path,
+    challenge: bool,
+) -> str:
+    """A `sluice watcher run` config checking this federation's chain (started from
+    `genesis_file`): its own state in `datadir`, the account of `key_file` (a member's keys
+    file makes it that operator's voter)."""
+    return f"""# A watcher of the federation in {plan.directory}: its own state and account.
+{_bitcoin_section(plan)}{_bridge_section(plan, members)}
+[watcher]
+genesis_file = "{genesis_file.resolve()}"
+datadir = "{datadir.resolve()}"
+node_rpc_url = "{plan.node_rpc_url}"
+key_file = "{key_file.resolve()}"
+challenge = {"true" if challenge else "false"}
+poll_interval = {plan.poll_interval}
+"""

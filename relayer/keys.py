@@ -116,6 +116,33 @@ def check_permissions(path: Path) -> None:
 
 def load_keys_file(path: Path) -> MemberKeys:
     """Read a JSON (`.json`) or TOML keys file after checking it is 0600."""
+    raw = _read_keys_file(path)
+    missing = [name for name in ("member_id", *KEY_FIELDS) if name not in raw]
+    if missing:
+        raise KeysError(f"keys file {path} lacks {', '.join(missing)}")
+    return MemberKeys.from_secrets(
+        int(raw["member_id"]), str(raw["bitcoin_private_key"]), str(raw["evm_private_key"])
+    )
+
+
+def load_account(key_file: Path | None, private_key: str | None, prefix: str) -> LocalAccount:
+    """An EVM account from `private_key`, else from the `evm_private_key` of `key_file` (a
+    member's keys file or any 0600 JSON/TOML holding one); errors name the settings
+    `<prefix>key_file` and `<prefix>private_key`, never the key."""
+    if not private_key:
+        if key_file is None:
+            raise KeysError(f"no key: set {prefix}key_file or {prefix}private_key")
+        raw = _read_keys_file(key_file)
+        if not isinstance(raw.get("evm_private_key"), str):
+            raise KeysError(f"keys file {key_file} lacks a string evm_private_key")
+        private_key = str(raw["evm_private_key"])
+    try:
+        return Account.from_key(_secret_bytes(private_key, "evm_private_key"))
+    except (ValueError, TypeError):
+        raise KeysError(f"{prefix}: evm_private_key is not a valid secp256k1 secret") from None
+
+
+def _read_keys_file(path: Path) -> dict[str, Any]:
     check_permissions(path)
     try:
         text = path.read_text()
@@ -127,12 +154,7 @@ def load_keys_file(path: Path) -> MemberKeys:
         raise KeysError(f"keys file {path} is not valid {_format(path)}") from None
     if not isinstance(raw, dict):
         raise KeysError(f"keys file {path} must hold an object")
-    missing = [name for name in ("member_id", *KEY_FIELDS) if name not in raw]
-    if missing:
-        raise KeysError(f"keys file {path} lacks {', '.join(missing)}")
-    return MemberKeys.from_secrets(
-        int(raw["member_id"]), str(raw["bitcoin_private_key"]), str(raw["evm_private_key"])
-    )
+    return raw
 
 
 def _format(path: Path) -> str:

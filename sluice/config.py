@@ -296,6 +296,43 @@ class LiquidatorConfig:
 
 
 @dataclass(frozen=True)
+class WatcherConfig:
+    """`sluice watcher run`: an independent checker of the federation's claims, with its own
+    bitcoind ([bitcoin]: its `confirmations` is the depth a deposit must have), node and state.
+
+    It re-executes the chain from `genesis_file` (the chain's genesis TOML) into `datadir`,
+    where it also keeps its state file. Its account (`key_file`: a JSON with
+    "evm_private_key", e.g. a member's keys.json, mode 0600; or `private_key`) posts bonded
+    challenges (`bond_wei`, 0 for the court's minimum) when `challenge` is on, votes when it
+    is an operator's key, resolves challenges and withdraws its payouts. The federation it
+    checks is [bridge] (its keys say which coins are the vault's). `crash_at` is a test-only
+    fault hook (one of relayer.daemon.CRASH_POINTS).
+    """
+
+    genesis_file: Path | None = None
+    datadir: Path = Path("sluice-watcher")
+    node_rpc_url: str = "http://127.0.0.1:8545"
+    node_timeout: float = 10.0
+    key_file: Path | None = None
+    private_key: str | None = field(default=None, repr=False)
+    challenge: bool = True
+    bond_wei: int = 0
+    poll_interval: float = 1.0
+    crash_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.genesis_file is None:
+            raise ConfigError("watcher.genesis_file must name the chain's genesis TOML")
+        if self.key_file is None and not self.private_key:
+            raise ConfigError("watcher: set watcher.key_file or watcher.private_key")
+        for name in ("node_timeout", "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"watcher.{name} must be > 0, got {getattr(self, name)}")
+        if self.bond_wei < 0:
+            raise ConfigError(f"watcher.bond_wei must be >= 0, got {self.bond_wei}")
+
+
+@dataclass(frozen=True)
 class Config:
     """All of Sluice's settings; each component takes the section it needs."""
 
@@ -308,6 +345,7 @@ class Config:
     vault: VaultConfig = field(default_factory=VaultConfig)
     oracle: OracleConfig | None = None
     liquidator: LiquidatorConfig | None = None
+    watcher: WatcherConfig | None = None
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

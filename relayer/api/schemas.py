@@ -54,6 +54,9 @@ HEX_TXID: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 HEX_HASH: Schema = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 
 
+ASSET_SECURITY: Schema = obj({"stake": COUNT, "held": nullable(INT), "ratio_bps": nullable(COUNT)})
+
+
 def page_of(item: str) -> Schema:
     return obj({"items": {"type": "array", "items": ref(item)}, "next_cursor": nullable(STRING)})
 
@@ -328,8 +331,38 @@ SCHEMAS: dict[str, Schema] = {
                     "open_claims": COUNT,
                 }
             ),
+            "security": nullable(ref("Security")),
         }
     ),
+    "Security": {
+        **obj(
+            {
+                "btc": ASSET_SECURITY,
+                "usdt": ASSET_SECURITY,
+                "prices_usd": nullable(
+                    obj({"BTC": COUNT, "USDT": COUNT, "decimals": COUNT}),
+                ),
+                "stake_sats": nullable(COUNT),
+                "held_sats": nullable(COUNT),
+                "ratio_bps": nullable(COUNT),
+                "operators": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "operator": ADDRESS,
+                            "active": BOOL,
+                            "btc_stake": COUNT,
+                            "usdt_stake": COUNT,
+                            "value_sats": nullable(COUNT),
+                        }
+                    ),
+                },
+            }
+        ),
+        "description": "Stake delegated to the federation's operators (rsBTC in sats, rsUSDT "
+        "in USDT units) against what the bridge holds on Bitcoin; ratios in basis points. "
+        "Combined figures (in sats) need fresh BTC and USDT prices in the PriceOracle.",
+    },
     "Price": obj(
         {
             "asset": enum(Asset),

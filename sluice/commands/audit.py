@@ -1,4 +1,5 @@
-"""`sluice audit --config FILE`: check the solvency invariant of BTC and USDT; exit 1 if broken."""
+"""`sluice audit --config FILE`: check the solvency invariant of BTC and USDT (exit 1 if broken),
+and report the economic security: the federation's restaked stake against what the bridge holds."""
 
 import argparse
 import asyncio
@@ -9,6 +10,7 @@ from bridge.bitcoin.rpc import BitcoinRPC
 from bridge.ledger import Ledger, create_ledger_engine, ledger_sessions
 from relayer.audit import Auditor, Solvency, read_ledger
 from relayer.node_client import NodeClient
+from relayer.security import Security, read_security
 from relayer.vault import VaultSettings
 from sluice.config import Config, load_config
 
@@ -23,8 +25,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=_run)
 
 
-async def audit(config: Config) -> list[Solvency]:
-    """The invariant from the ledger, bitcoind and node that `config` names."""
+async def audit(config: Config) -> tuple[list[Solvency], Security]:
+    """The invariant from the ledger, bitcoind and node that `config` names, and the stake
+    behind the federation."""
     settings = VaultSettings.from_config(config)
     engine = create_ledger_engine(config.ledger.url)
     try:
@@ -34,18 +37,19 @@ async def audit(config: Config) -> list[Solvency]:
             BitcoinRPC.from_config(config.bitcoin) as rpc,
             NodeClient(config.relayer.node_rpc_url, config.relayer.node_timeout) as node,
         ):
-            return await Auditor(settings, config.relayer.scan_start_height).check(
-                figures, rpc, node
-            )
+            auditor = Auditor(settings, config.relayer.scan_start_height)
+            results = await auditor.check(figures, rpc, node)
+            return results, await read_security(node, results)
     finally:
         engine.dispose()
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    results = asyncio.run(audit(config))
+    results, security = asyncio.run(audit(config))
     if args.json:
-        print(json.dumps({str(r.asset): r.to_json() for r in results}, indent=2))
+        report = {str(r.asset): r.to_json() for r in results}
+        print(json.dumps({**report, "security": security.to_json()}, indent=2))
     else:
         print(
             f"vault change address (fee reserve top-ups): "
@@ -53,4 +57,5 @@ def _run(args: argparse.Namespace) -> int:
         )
         for result in results:
             print("\n".join(result.lines()))
+        print("\n".join(security.lines()))
     return 0 if all(result.holds for result in results) else 1

@@ -80,3 +80,29 @@ def test_admin_token_never_appears_in_repr():
     config = load_config(environ={"SLUICE_API_ADMIN_TOKEN": "tok-very-secret"})
     assert config.api.admin_token == "tok-very-secret"
     assert "tok-very-secret" not in repr(config)
+
+
+def test_watcher_section_is_typed_and_its_key_never_appears_in_repr(tmp_path):
+    secret = "0x" + "ab" * 32
+    text = (
+        '[watcher]\ngenesis_file = "/x/genesis.toml"\nchallenge = false\nbond_wei = 20000000000\n'
+    )
+    config = load_config(write(tmp_path, text), environ={"SLUICE_WATCHER_PRIVATE_KEY": secret})
+    assert config.watcher is not None
+    assert config.watcher.genesis_file == Path("/x/genesis.toml")
+    assert (config.watcher.challenge, config.watcher.bond_wei) == (False, 20_000_000_000)
+    assert config.watcher.private_key == secret and secret not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('key_file = "/x/keys.json"\n', r"watcher\.genesis_file must name"),
+        ('genesis_file = "/x/g.toml"\n', r"set watcher\.key_file or watcher\.private_key"),
+        ('genesis_file = "/x/g.toml"\nkey_file = "/k"\nbond_wei = -1\n', r"bond_wei must be >= 0"),
+        ('genesis_file = "/x/g.toml"\nkey_file = "/k"\npoll_interval = 0\n', r"poll_interval"),
+    ],
+)
+def test_a_watcher_section_without_what_it_needs_is_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, "[watcher]\n" + text), environ={})

@@ -1,10 +1,12 @@
 """The chains behind the bridge: contracts to call, fees, and the bridge's status.
 
 The status's solvency rows come from relayer.audit (`Auditor.check`), the function behind
-`sluice audit`, over the API's ledger and its short, never-retried upstream calls.
+`sluice audit`, over the API's ledger and its short, never-retried upstream calls; its
+economic security from relayer.security, as `sluice audit` reports it.
 """
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Awaitable, Sequence
@@ -21,6 +23,7 @@ from relayer.api.errors import UpstreamUnavailable
 from relayer.api.routes.respond import json_response
 from relayer.api.views import Json, timestamp
 from relayer.audit import Auditor, LedgerFigures, NodeReads, Solvency, read_ledger
+from relayer.security import read_security
 from relayer.vault import VaultSettings
 from sidechain import predeploys
 from sidechain.contracts.artifacts import load_artifact
@@ -131,6 +134,11 @@ async def status(request: web.Request) -> web.Response:
         )
         solved = await audits.result(figures, _Bitcoin(chain), chain.node)
     body["solvency"] = [_solvency_row(asset, figures, solved) for asset in Asset]
+    body["security"] = None
+    # Null when the node is down (or went away meanwhile).
+    if head is not None:
+        with contextlib.suppress(UpstreamUnavailable):
+            body["security"] = (await read_security(chain.node, solved)).to_json()
     return json_response(body)
 
 

@@ -1,5 +1,7 @@
 """/v1/contracts, /v1/fees, /v1/status with a real bitcoind and `sluice node run`, and without."""
 
+from typing import Any
+
 from eth_utils import to_checksum_address
 
 from bridge.ledger import Ledger
@@ -53,6 +55,46 @@ async def test_status_reports_tips_lag_members_and_solvency(
     assert body["paused"] is False
 
 
+async def test_status_reports_the_stake_behind_the_federation(live_client, sidechain_node):
+    """The economic security: each member's stake as the vaults hold it (the dev genesis stakes
+    1 BTC per member), the vaults' totals against the audited holdings, ratios in bps."""
+    status, body = await get_json(live_client, "/v1/status")
+    assert status == 200
+    security = body["security"]
+    members = view(sidechain_node, "Bridge", predeploys.BRIDGE_ADDRESS, "members")
+    btc_vault, usdt_vault = predeploys.BTC_VAULT_ADDRESS, predeploys.USDT_VAULT_ADDRESS
+    shown = [(op["operator"], op["active"], op["btc_stake"]) for op in security["operators"]]
+    assert shown == [
+        (
+            to_checksum_address(m),
+            True,
+            view(sidechain_node, "RestakingVault", btc_vault, "stake_of", m),
+        )
+        for m in members
+    ]
+    assert all(op["btc_stake"] > 0 for op in security["operators"])
+    btc, usdt = security["btc"], security["usdt"]
+    assert btc["stake"] == view(sidechain_node, "RestakingVault", btc_vault, "active_stake")
+    assert usdt["stake"] == view(sidechain_node, "RestakingVault", usdt_vault, "active_stake")
+    assert btc["stake"] >= sum(op["btc_stake"] for op in security["operators"])
+    for asset in (btc, usdt):
+        assert isinstance(asset["held"], int)  # the audit's holdings on Bitcoin
+        expected = asset["stake"] * 10_000 // asset["held"] if asset["held"] else None
+        assert asset["ratio_bps"] == expected
+
+
+def view(node_url: str, contract: str, address: bytes, function: str, *args: Any) -> Any:
+    """One view of a predeployed contract at the node's head."""
+    artifact = load_artifact(contract)
+    call = {
+        "to": to_checksum_address(address),
+        "data": "0x" + artifact.calldata(function, *args).hex(),
+    }
+    raw = json_rpc(node_url, "eth_call", call, "latest")
+    (value,) = artifact.decode_output(function, bytes.fromhex(raw[2:]))
+    return value
+
+
 async def test_fees_give_bridge_fee_and_bitcoind_estimates(live_client):
     status, body = await get_json(live_client, "/v1/fees")
     assert status == 200
@@ -66,6 +108,7 @@ async def test_without_node_and_bitcoind_status_degrades_and_the_rest_is_503(api
     assert body["bitcoin"] == {"network": "regtest", "reachable": False, "tip": None}
     assert body["sidechain"] == {"reachable": False, "head": None, "chain_id": None}
     assert body["relayer"]["bitcoin_lag_blocks"] is None
+    assert body["security"] is None  # the stake is read from the node
     for path, upstream in (("/v1/contracts", "sidechain node"), ("/v1/fees", "bitcoind")):
         status, body = await get_json(api_client, path)
         assert status == 503 and body["error"]["code"] == "upstream_unavailable"
