@@ -1,6 +1,7 @@
 """`sluice devnet` as a user runs it: started as a process, used through devnet.json (a deposit
-on regtest to an address the API hands out, its mint seen with web3.py, a withdrawal with
-web3.py released on Bitcoin), stopped with Ctrl-C, started again with its state kept."""
+on regtest to an address the API hands out, its mint seen with web3.py and judged by the
+watchers, a withdrawal with web3.py released on Bitcoin), stopped with Ctrl-C, started again
+with its state kept."""
 
 import base64
 import json
@@ -141,6 +142,11 @@ def test_a_user_deposits_withdraws_stops_and_restarts_the_devnet(tmp_path: Path)
         assert key in manifest, key
     assert manifest["federation"]["threshold"] == 2 and len(manifest["federation"]["members"]) == 3
     assert all(Path(path).exists() for path in manifest["logs"].values())
+    watchers = manifest["watchers"]
+    operators = {member["evm_address"] for member in manifest["federation"]["members"]}
+    assert {w["account"] for w in watchers if not w["challenges"]} == operators
+    (challenger,) = (w for w in watchers if w["challenges"])
+    assert all(Path(w["state_file"]).exists() for w in watchers)
     bridge = devnet.bridge()
     demo = manifest["demo_accounts"][0]
     assert (
@@ -153,9 +159,12 @@ def test_a_user_deposits_withdraws_stops_and_restarts_the_devnet(tmp_path: Path)
     user = Account.create()
     address = devnet.api("/v1/deposit-addresses", {"evm_address": user.address})["address"]
     wait_until(lambda: devnet.known_to_every_member(address), 60)
-    devnet.bitcoin("sendtoaddress", address, f"{DEPOSIT_SATS / 10**8:.8f}")
+    txid = devnet.bitcoin("sendtoaddress", address, f"{DEPOSIT_SATS / 10**8:.8f}")
     devnet.bitcoin("generatetoaddress", 2, devnet.bitcoin("getnewaddress"))
     wait_until(lambda: bridge.balance_sats(user.address) == DEPOSIT_SATS, 120)
+    # The challenger watcher checked the deposit's claim against its bitcoind: it holds.
+    log = Path(manifest["logs"][challenger["name"].replace(" ", "-")])
+    wait_until(lambda: f"holds: deposit {txid}:" in log.read_text(), 120)
 
     # A withdrawal with web3.py, released on Bitcoin.
     payee = devnet.bitcoin("getnewaddress")
@@ -169,7 +178,7 @@ def test_a_user_deposits_withdraws_stops_and_restarts_the_devnet(tmp_path: Path)
 
     # Ctrl-C: everything stops, in reverse, and nothing is left running.
     children = devnet.child_pids()
-    assert len(children) >= 6  # bitcoind, node, three relayers, the API
+    assert len(children) >= 10  # bitcoind, node, three relayers, four watchers, the API
     assert devnet.interrupt(signal.SIGINT) == 0
     assert not [pid for pid in children if alive(pid)], devnet.output()[-3000:]
     assert not (devnet.workdir / "devnet.json").exists()
