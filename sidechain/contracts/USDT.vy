@@ -144,9 +144,11 @@ def burn(owner: address, amount: uint256):
 @internal
 def _transfer(sender: address, receiver: address, amount: uint256):
     assert receiver != empty(address), "transfer to the zero address"
-    balance: uint256 = self.balanceOf[sender]
-    assert balance >= amount, "transfer amount exceeds balance"
-    self.balanceOf[sender] = balance - amount
+    # Read and written in place, never through a local: the pool's balance is a counter every
+    # borrow and repay shifts, and the parallel executor merges such shifts only while the
+    # value stays on the EVM stack (a memory copy makes each one conflict).
+    assert self.balanceOf[sender] >= amount, "transfer amount exceeds balance"
+    self.balanceOf[sender] -= amount
     self.balanceOf[receiver] += amount
     log Transfer(sender=sender, receiver=receiver, value=amount)
 

@@ -23,10 +23,5 @@ def test_every_supply_and_borrow_succeeds_with_the_sequential_result(report: Ben
     assert report.par.speculated == TXS  # the block ran in the workers, not sequentially
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="USDT._transfer keeps the sender's balance in a memory local (MSTORE), which the "
-    "executor's counter tracking treats as an escape: every borrow's payout re-executes",
-)
 def test_independent_borrowers_are_not_re_executed(report: BenchReport) -> None:
     assert report.par.reexecutions < TXS // 20, report.par.conflicts
