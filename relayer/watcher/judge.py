@@ -4,8 +4,9 @@
   confirmations): the output exists, pays the amount (BTC) or carries an Omni simple send of the
   amount of USDT, and pays the recipient's deposit address (checked when the address has no
   refund branch: one with a refund key is the P2WSH of terms only its depositor and the
-  federation know). A transaction the watcher's bitcoind does not have makes it false; one not
-  yet at the depth leaves it undecided (it deepens or is reorganised away).
+  federation know). A transaction the watcher's bitcoind does not have (once it has every
+  block whose header it knows) makes it false; one not yet at the depth leaves it undecided
+  (it deepens or is reorganised away).
 * A release is true when its Bitcoin transaction pays the withdrawal as asked (address and
   amount; for USDT the Omni send of the amount to the reference output at its address) and
   every other output goes back to the vault, is an OP_RETURN, or pays a withdrawal requested on
@@ -111,6 +112,9 @@ class Judge:
         evidence = DepositEvidence(attestation, tip)
         amount = attestation.amount
         tx = await self._transaction(detail["txid"], verbose=True)
+        if tx is None and not await self._caught_up():
+            log.info("watcher: bitcoind is still catching up: deposit %s waits", detail["txid"])
+            return None
         if tx is None:
             return false(f"Bitcoin has no transaction {detail['txid']}", evidence, amount)
         depth = int(tx.get("confirmations", 0))
@@ -238,6 +242,12 @@ class Judge:
         return false(
             f"re-execution gives {own.hex()} at {height}, not {claimed.hex()}", evidence, 0
         )
+
+    async def _caught_up(self) -> bool:
+        """Whether this bitcoind has every block whose header it knows: a deposit missing from
+        a node still catching up may only be in the blocks it has not got yet."""
+        info = await self._rpc.call("getblockchaininfo")
+        return int(info["blocks"]) == int(info["headers"])
 
     async def _transaction(self, txid: str, verbose: bool) -> Any:
         try:

@@ -1,6 +1,8 @@
 """Builds a watcher from its config and runs its two stages until SIGINT/SIGTERM: the replay
 of the sidechain and the watcher's own judging and acting (relayer.daemon drives both)."""
 
+import asyncio
+import contextlib
 import logging
 
 from bridge.bitcoin.rpc import BitcoinRPC
@@ -28,6 +30,22 @@ def watcher_section(config: Config) -> WatcherConfig:
     return config.watcher
 
 
+async def wait_for_txindex(rpc: BitcoinRPC, stopping: asyncio.Event, poll: float) -> bool:
+    """Wait until bitcoind's transaction index is synced (False: stopped meanwhile). The judge
+    looks transactions up by txid: without the index every deposit would look absent, so a
+    bitcoind without -txindex=1 is refused."""
+    while True:
+        info = (await rpc.call("getindexinfo", "txindex")).get("txindex")
+        if info is None:
+            raise WatcherError("the watcher's bitcoind must run with -txindex=1")
+        if info["synced"]:
+            return True
+        log.info("watcher: bitcoind's txindex is at %d, syncing", info["best_block_height"])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), poll)
+            return False
+
+
 async def run_watcher(config: Config) -> None:
     """Watch until stopped; every part is the watcher's own (bitcoind client, node client,
     state directory)."""
@@ -44,7 +62,7 @@ async def run_watcher(config: Config) -> None:
         NodeClient(settings.node_rpc_url, settings.node_timeout) as node,
     ):
         chain_id = await wait_for_chain_id(node, stopping, settings.poll_interval, "watcher")
-        if chain_id is None:
+        if chain_id is None or not await wait_for_txindex(rpc, stopping, settings.poll_interval):
             return
         if chain_id != genesis.chain_id:
             raise WatcherError(

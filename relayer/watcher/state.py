@@ -75,6 +75,7 @@ class Request:
     amount: int  # what Bitcoin pays
     address: str
     released_by: str | None = None
+    reopened: bool = False  # its release claim was voided: owed until a vault spend pays it
 
 
 @dataclass

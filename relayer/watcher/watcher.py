@@ -41,12 +41,12 @@ from relayer.node_client import (
 )
 from relayer.watcher.judge import Judge
 from relayer.watcher.sender import CourtSender
-from relayer.watcher.state import ClaimWork, Request, WatcherState
+from relayer.watcher.state import ClaimWork, Request, Verdict, WatcherState
 from restaking import court
 from restaking.errors import MalformedEvidence
 from restaking.evidence import decode_evidence, evidence_claim_id
 from sidechain.contracts import load_artifact
-from sidechain.predeploys import COURT_ADDRESS
+from sidechain.predeploys import COURT_ADDRESS, REGISTRY_ADDRESS
 from sluice.errors import SluiceError
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ BITCOIN_BATCH = 20  # Bitcoin blocks scanned per step
 UNCLAIMED_ALERT_BLOCKS = 12  # a vault spend paying outsiders with no claim this long: alert
 WITHDRAWAL_EVENTS = ["WithdrawalRequested", "WithdrawalReleased", "WithdrawalRefunded"]
 COURT = load_artifact("ChallengeCourt")
+REGISTRY = load_artifact("OperatorRegistry")
 
 
 def event_detail(event: BridgeEvent) -> dict[str, object]:
@@ -215,6 +216,8 @@ class Watcher:
             work.voted = True
         elif isinstance(event, court.ClaimVoided):
             work.status = "void"
+            if work.kind == court.ClaimKind.RELEASE_SIGNATURE:
+                self._reopen(str(work.detail["withdrawal_id"]))
             log.info(
                 "watcher: claim 0x%s voided: %d sats and %d USDT units slashed",
                 event.claim_id.hex(),
@@ -224,6 +227,14 @@ class Watcher:
         elif isinstance(event, court.ChallengeRejected):
             work.status = "stands"
             log.info("watcher: the challenge of claim 0x%s was rejected", event.claim_id.hex())
+
+    def _reopen(self, withdrawal_id: str) -> None:
+        """The court voided the claim that this withdrawal was released: it is still owed, so
+        the vault spend that pays it later is one a withdrawal asked for."""
+        request = self.state.requests.get(withdrawal_id)
+        if request is not None:
+            request.released_by, request.reopened = None, True
+            log.info("watcher: withdrawal %s is owed again: its release was voided", withdrawal_id)
 
     # Bitcoin
 
@@ -242,26 +253,38 @@ class Watcher:
                 await self._check_spend(CTransaction.deserialize(bytes.fromhex(raw["hex"])), height)
             self.state.bitcoin = height
         for txid, seen in list(self.state.unclaimed_spends.items()):
-            if self.state.bitcoin - seen >= UNCLAIMED_ALERT_BLOCKS:
+            if self.state.bitcoin - seen < UNCLAIMED_ALERT_BLOCKS:
+                continue
+            del self.state.unclaimed_spends[txid]
+            # Asked again: a withdrawal reopened since (its release voided) may be what it paid.
+            raw = await self._rpc.call("getrawtransaction", txid)
+            if await self._unasked(CTransaction.deserialize(bytes.fromhex(raw))):
                 log.critical(
                     "watcher: vault spend %s (block %d) pays what no withdrawal asked and no "
                     "claim names it: no challenge can reach it",
                     txid,
                     seen,
                 )
-                del self.state.unclaimed_spends[txid]
 
     async def _check_spend(self, tx: CTransaction, height: int) -> None:
-        report = await self._judge.spend_report(tx, self.state.requests)
-        if not report.spends_vault or not report.unasked:
-            return
         txid = tx.GetTxid()[::-1].hex()
-        log.warning(
-            "watcher: vault spend %s pays what no withdrawal asked: %s",
-            txid,
-            "; ".join(report.unasked),
-        )
-        self.state.unclaimed_spends[txid] = height
+        if any(r.released_by == txid for r in self.state.requests.values()):
+            return  # a release claim names it: judged as that claim
+        unasked = await self._unasked(tx)
+        if unasked:
+            log.warning("watcher: vault spend %s pays what no withdrawal asked: %s", txid, unasked)
+            self.state.unclaimed_spends[txid] = height
+
+    async def _unasked(self, tx: CTransaction) -> str:
+        """What a vault spend pays that no withdrawal asked ("" when nothing, or no vault coin
+        is spent); a reopened withdrawal it pays is settled."""
+        report = await self._judge.spend_report(tx, self.state.requests)
+        if not report.spends_vault:
+            return ""
+        for key in report.paid:
+            if self.state.requests[key].reopened:
+                del self.state.requests[key]
+        return "; ".join(report.unasked)
 
     # acting
 
@@ -281,17 +304,27 @@ class Watcher:
             return
         if work.status != "challenged":
             return
-        eligible = self.me not in work.operators and not work.voted
-        if eligible and verdict is not None and work.deadline is not None and head <= work.deadline:
-            is_false = not verdict.holds and (work.deficit or 0) <= verdict.deficit
-            log.info(
-                "watcher: voting on claim %s: the challenger's evidence %s; judged here: %s",
-                claim_id,
-                self._evidence_note(raw_id, work.evidence),
-                verdict.reason,
-            )
-            await self._do("vote", claim_id, work, court.vote_calldata(raw_id, is_false))
+        if verdict is not None and work.deadline is not None and head <= work.deadline:
+            await self._vote(claim_id, work, verdict)
         await self._do("resolve", claim_id, None, court.resolve_calldata(raw_id))
+
+    async def _vote(self, claim_id: str, work: ClaimWork, verdict: Verdict) -> None:
+        """Vote this watcher's own judgement, once, when its account is an operator not party
+        to the claim: false when the claim is and the challenger's deficit is not above its own
+        figure."""
+        if self.me in work.operators or work.voted or "vote" in work.refused:
+            return
+        if not await self._is_operator():
+            return
+        raw_id = bytes.fromhex(claim_id[2:])
+        is_false = not verdict.holds and (work.deficit or 0) <= verdict.deficit
+        log.info(
+            "watcher: voting on claim %s: the challenger's evidence %s; judged here: %s",
+            claim_id,
+            self._evidence_note(raw_id, work.evidence),
+            verdict.reason,
+        )
+        await self._do("vote", claim_id, work, court.vote_calldata(raw_id, is_false))
 
     def _evidence_note(self, claim: bytes, posted: str | None) -> str:
         """What the posted evidence says, checked to accuse this claim (the vote is this
@@ -337,13 +370,22 @@ class Watcher:
         del self.state.outbox[action]
         kind, claim_id = action.split(":", 1)
         work = self.state.claims.get(claim_id)
-        if not receipt.succeeded:
+        if not receipt.succeeded and kind == "resolve":
+            log.info("watcher: %s reverted (resolved meanwhile by another)", action)
+        elif not receipt.succeeded:
             log.warning("watcher: %s reverted in block %d", action, receipt.block_number)
         else:
             log.info("watcher: %s mined in block %d", action, receipt.block_number)
             if kind == "vote" and work is not None:
                 work.voted = True
         self._save()
+
+    async def _is_operator(self) -> bool:
+        """Whether this watcher's account is an active operator (whose votes the court takes)."""
+        data = REGISTRY.calldata("is_active", self.me)
+        output = await self._node.eth_call(REGISTRY_ADDRESS, data)
+        (active,) = REGISTRY.decode_output("is_active", output)
+        return bool(active)
 
     async def _bond_wei(self) -> int:
         return self._bond or await min_bond(self._node)

@@ -5,8 +5,9 @@
 * the challenger watcher killed right after signing, or right after sending, its challenge
   resumes from its state file: one challenge, the claim voided;
 * a frivolous challenge (of a deposit that is on Bitcoin) loses its bond: the operator's
-  watcher votes the claim true, a watcher resolves it when voting ends, the bond goes to the
-  claim's operators;
+  watcher votes the claim true (the court refuses a vote by the claim's own operators, by a
+  non-operator and a second vote, each with its reason), a watcher resolves it when voting
+  ends, the bond goes to the claim's operators;
 * a challenge after the window is refused: `sluice watcher challenge` shows the court's reason
   and sends nothing (last: it leaves a false claim standing).
 """
@@ -164,6 +165,17 @@ def test_a_frivolous_challenge_loses_its_bond(
     call = restaking.court.functions.challenge(claim, evidence, deposit.amount)
     receipt = restaking.send(users[1], call, bond)
     assert receipt["status"] == 1, "the challenge must come within the window"
+    court = restaking.court.functions
+    # Votes the court refuses, with its reasons: an accused operator, a non-operator, a second
+    # vote of the operator whose watcher voted.
+    with pytest.raises(ContractLogicError, match="operator made the claim"):
+        court.vote(claim, False).call({"from": operators[0]})
+    with pytest.raises(ContractLogicError, match="not an operator"):
+        court.vote(claim, True).call({"from": users[1].address})
+    (voter,) = {keys.evm.address for keys in federation.keys} - set(operators)
+    wait_until(lambda: court.has_voted(claim, voter).call(), timeout=60, poll=0.2)
+    with pytest.raises(ContractLogicError, match="operator already voted"):
+        court.vote(claim, True).call({"from": voter})
 
     wait_until(lambda: restaking.status(claim) == CourtStatus.STANDS, timeout=120)
     assert restaking.court.functions.payouts(users[1].address).call() == 0

@@ -2,12 +2,13 @@
 claim; the challenger watcher challenges it within its window, member 3's watcher re-checks it
 and votes it false, and the court voids it: both dishonest operators are slashed, the deficit
 is covered from the slash and `sluice audit` holds again. One stack, the attacks in turn:
-* a deposit Bitcoin never saw, minted;
+* a deposit Bitcoin never saw, minted (the voter's watcher killed with SIGKILL meanwhile);
 * a withdrawal marked released by a vault spend that pays the attacker, not the user;
 * a state root that re-executing the sidechain does not give.
 Claims that hold (a true deposit, the federation's own releases and commitments) are never
 challenged: their windows close and the ledgers hold them upheld."""
 
+import signal
 from typing import Any
 
 import pytest
@@ -96,7 +97,17 @@ def test_a_deposit_bitcoin_never_saw_is_voided_slashed_and_covered(
     recipient, claim = mint_btc_bitcoin_never_saw(federation, FAKE_SATS)
     wait_until(lambda: bridge.balance_sats(recipient) == FAKE_SATS, timeout=60)
     # (Until the court covers it, the audit finds FAKE_SATS unbacked: test_audit_breaks.)
+    # The voter's watcher is killed (SIGKILL) as the challenge opens, about when it votes, and
+    # started again: it votes once all the same, from its state file and its court reads.
+    wait_until(lambda: restaking.status(claim) == CourtStatus.CHALLENGED, timeout=60, poll=0.1)
+    voter = federation.watcher("member-3")
+    assert voter.kill() == -signal.SIGKILL
+    voter.start()
     assert_voided_and_slashed(federation, restaking, claim, before)
+    votes = restaking.court.events.Voted().get_logs(
+        from_block=0, argument_filters={"claim_id": claim}
+    )
+    assert [vote["args"]["operator"] for vote in votes] == [federation.keys[2].evm.address]
     assert restaking.bridge.functions.deficit_covered(0).call() == FAKE_SATS
     assert_audit_holds(federation)
 
@@ -208,6 +219,12 @@ def test_the_api_shows_the_windows_the_challenges_and_the_economic_security(
     _, report = federation.audit(1)
     assert report["security"]["btc"]["stake"] == stake
     assert report["BTC"]["terms"]["bitcoin: holdings"] == report["security"]["btc"]["held"]
+    text = federation.sluice("audit", "--config", str(federation.config_path(1))).stdout
+    audited = report["security"]["btc"]
+    ratio = f"{audited['ratio_bps'] / 100:.2f}%"
+    assert f"BTC: stake {audited['stake']} vs held {audited['held']}: ratio {ratio}" in text
+    for op, stake in zip(operators, restaking.stakes(operators), strict=True):
+        assert f"operator {op} (active): {stake} sats, 0 USDT units" in text
     assert shown["prices_usd"] is None and shown["ratio_bps"] is None  # no oracle prices here
 
     voided = get_json(f"{api}/v1/claims?status=voided&limit=100")["items"]
@@ -229,3 +246,18 @@ def test_the_api_shows_the_windows_the_challenges_and_the_economic_security(
     }
     commitments = get_json(f"{api}/v1/commitments")["items"]
     assert commitments and all(c["sidechain_height"] % 40 == 0 for c in commitments)
+
+
+def test_no_key_reaches_a_watchers_log_or_state(federation: FederationRig) -> None:
+    """The watchers signed challenges, votes, resolves and withdrawals with the members' keys
+    and the challenger's: none of those keys is in their logs or state files."""
+    keys = [k.evm_private_key.hex() for k in federation.keys]
+    keys += [bytes(k.bitcoin.secret).hex() for k in federation.keys]
+    keys.append(bytes(challenger_account(federation.challenger_key).key).hex())
+    assert "vote:" in federation.watcher("member-3").log_text()
+    assert "challenge:" in federation.watcher("challenger").log_text()
+    for watcher in federation.watchers:
+        text = (watcher.log_text() + watcher.state_path.read_text()).lower()
+        assert not [key for key in keys if key in text], watcher.name
+        # Every vault spend was a release some withdrawal asked for, or named by a claim.
+        assert "no challenge can reach it" not in text, watcher.name
