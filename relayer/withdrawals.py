@@ -1,5 +1,6 @@
 """The withdrawal stage: follow the Bridge's withdrawal logs, open each request's challenge
-window, move it to `ready` when the window closes unchallenged, refund what Bitcoin cannot pay.
+window, move it to `ready` when the window closes unchallenged (held `challenged` while a
+fraud-proof challenge is pending in the court), refund what Bitcoin cannot pay.
 
 Checkpoint: the cursor `withdrawals.sidechain` holds the last sidechain block whose logs are in
 the ledger (a batch of logs is recorded in one transaction with the cursor, so a kill -9
@@ -14,7 +15,7 @@ import logging
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.rpc import BitcoinRPC
-from bridge.ledger import Ledger, WithdrawalStatus
+from bridge.ledger import ChallengeStatus, Ledger, WithdrawalStatus
 from relayer.daemon import Faults
 from relayer.release_check import SpendChecker
 from relayer.release_errors import ReleaseFlowError
@@ -124,8 +125,7 @@ class WithdrawalStage:
     def _close_windows(self, bitcoin_height: int) -> None:
         with self._sessions.begin() as session:
             ledger = Ledger(session)
-            for withdrawal in ledger.withdrawals.windows_closed_by(bitcoin_height):
-                ledger.withdrawals.move(withdrawal.id, WithdrawalStatus.READY)
+            close_windows(ledger, bitcoin_height)
             ledger.cursors.set(BITCOIN_CURSOR, bitcoin_height)
 
     async def _refund_unpayable(self) -> None:
@@ -150,3 +150,18 @@ class WithdrawalStage:
             )
             self._faults.reach("after_refund_sent")
             log.info("refunded withdrawal %s on the sidechain: %s", withdrawal_id, tx_hash)
+
+
+def close_windows(ledger: Ledger, bitcoin_height: int) -> None:
+    """Windows closed by `bitcoin_height` make their requests `ready`, unless a challenge is
+    pending in the court: the claim it disputes (a deposit, a release, a state root) may be
+    false, so every request waits, `challenged`, until the vote; then all go `ready` (a voided
+    claim's deficit is covered from the slash, so paying them keeps the vault whole)."""
+    pending = ledger.challenges.with_status(ChallengeStatus.SUBMITTED, limit=1)
+    status = WithdrawalStatus.CHALLENGED if pending else WithdrawalStatus.READY
+    detail = {"challenge_id": pending[0].id} if pending else None
+    for withdrawal in ledger.withdrawals.windows_closed_by(bitcoin_height):
+        ledger.withdrawals.move(withdrawal.id, status, detail=detail)
+    if not pending:
+        for withdrawal in ledger.withdrawals.with_status(WithdrawalStatus.CHALLENGED):
+            ledger.withdrawals.move(withdrawal.id, WithdrawalStatus.READY)
