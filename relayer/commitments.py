@@ -67,7 +67,7 @@ class CommitmentStage:
 
     async def execute(self) -> bool:
         bitcoin_height = int(await self._rpc.call("getblockcount"))
-        if not self._federation.is_coordinator(bitcoin_height):
+        if not self._federation.is_coordinator(bitcoin_height) or self._federation.member.paused():
             return False
         recorded = await self.record()
         return await self._anchor_next() or recorded

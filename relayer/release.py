@@ -217,7 +217,7 @@ class ReleaseStage:
         did = await self._track(tip)
         with self._sessions.begin() as session:
             Ledger(session).cursors.set(CURSOR, tip)
-        if not self._federation.is_coordinator(tip):
+        if not self._federation.is_coordinator(tip) or self._federation.member.paused():
             return did
         async with self._federation.spend_lock:
             did |= await self._runner.resume()

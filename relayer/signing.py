@@ -180,6 +180,9 @@ class SigningMember:
         (its withdrawals `releasing`) so it never signs a second spend paying them."""
         with self._sessions.begin() as session:
             ledger = Ledger(session)
+            pause = ledger.pause.state()
+            if pause.paused:
+                raise ReleaseRefused(f"spend {proposal.txid}", f"paused here: {pause.reason}")
             known = ledger.releases.get(proposal.txid)
             if known is None:
                 await self._checker.check(proposal, ledger)
@@ -196,6 +199,12 @@ class SigningMember:
                     part=index,
                 )
         return signatures
+
+    def paused(self) -> bool:
+        """This member's bridge is paused (by its operator, or by a deep reorg): it signs no
+        vault spend, and coordinates none."""
+        with self._sessions() as session:
+            return Ledger(session).pause.state().paused
 
     def _record(self, ledger: Ledger, proposal: SpendProposal) -> None:
         fee = sum(i.witness_utxo.nValue for i in proposal.psbt.inputs) - sum(

@@ -94,3 +94,32 @@ async def test_a_release_that_does_not_match_the_ledger_is_refused(
             )
 
     await settle(harness, paid, steps=30)
+
+
+async def test_a_paused_member_signs_no_release_until_resumed(harness: Harness) -> None:
+    """Its operator paused the bridge there: it refuses even an honest release, and once
+    resumed the same withdrawals are paid."""
+    requested = await ready_withdrawals(harness, 1)
+    proposer, peers = harness.members[0], harness.members[1:]
+    for member in peers:
+        with member.sessions.begin() as session:
+            Ledger(session).pause.set(True, "operator drill")
+    payouts = [Payout(w, Asset.BTC, amount, script_of(harness, a)) for w, amount, a in requested]
+    vault = await proposer.vault.coins()
+    plan = build_spend(payouts, vault.funding, proposer.vault.settings.change, 2_000, harness.rules)
+    proposal = SpendProposal(plan.psbt, plan.payments, plan.fee_rate)
+    for peer in proposer.federation.peers:
+        with pytest.raises(PeerRequestFailed, match="paused here: operator drill"):
+            await proposer.client.request(peer, "spend.sign", proposal_to_json(proposal))
+    for member in peers:
+        with member.sessions.begin() as session:
+            ledger = Ledger(session)
+            assert ledger.releases.get(plan.txid) is None
+            ledger.pause.set(False, None)
+
+    def paid() -> bool:
+        with proposer.sessions() as session:
+            withdrawal = Ledger(session).withdrawals.require(requested[0][0])
+            return withdrawal.status == WithdrawalStatus.CONFIRMED
+
+    await settle(harness, paid, steps=30)
