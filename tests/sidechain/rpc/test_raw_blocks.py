@@ -91,3 +91,11 @@ def test_raw_block_by_hash_and_by_tag_is_the_block_they_name(node) -> None:
     for named in ("earliest", genesis["hash"], {"blockHash": genesis["hash"]}):
         raw = bytes.fromhex(node.rpc("debug_getRawBlock", named)[2:])
         assert "0x" + decode_raw_block(raw).hash.hex() == genesis["hash"]
+
+
+def test_safe_and_finalized_name_the_head(node) -> None:
+    """A single-producer chain has no reorgs: its head is already safe and final."""
+    for tag in ("safe", "finalized"):
+        head = int(node.rpc("eth_blockNumber"), 16)
+        named = node.rpc("eth_getBlockByNumber", tag, False)
+        assert int(named["number"], 16) >= head > 0  # the head (or a block made since)
