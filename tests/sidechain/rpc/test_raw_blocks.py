@@ -93,8 +93,9 @@ def test_raw_block_by_hash_and_by_tag_is_the_block_they_name(node) -> None:
         assert "0x" + decode_raw_block(raw).hash.hex() == genesis["hash"]
 
 
-def test_safe_and_finalized_name_the_head(node) -> None:
+def test_safe_and_finalized_name_the_head(node, federation) -> None:
     """A single-producer chain has no reorgs: its head is already safe and final."""
+    _mint(node, federation)  # a head above genesis
     for tag in ("safe", "finalized"):
         head = int(node.rpc("eth_blockNumber"), 16)
         named = node.rpc("eth_getBlockByNumber", tag, False)
