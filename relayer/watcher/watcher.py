@@ -12,7 +12,8 @@ not judged yet (`Judge`); then, on each claim:
 * vote on its challenge when this watcher's key is an operator's not party to the claim: the
   claim is false when its own judgement says so and the challenger's deficit is not above its
   own figure;
-* resolve its challenge once the court allows it (two thirds voted false, or voting ended);
+* resolve its challenge once the court allows it: its own challenge as soon as two thirds
+  voted false, any challenge once voting ended;
 and take any payout the court credited to it. A court refusal (checked by eth_estimateGas
 first) is logged with the court's reason and not tried again for that claim.
 
@@ -304,9 +305,15 @@ class Watcher:
             return
         if work.status != "challenged":
             return
-        if verdict is not None and work.deadline is not None and head <= work.deadline:
+        if work.deadline is None:
+            return
+        if verdict is not None and head <= work.deadline:
             await self._vote(claim_id, work, verdict)
-        await self._do("resolve", claim_id, None, court.resolve_calldata(raw_id))
+        # The challenger resolves as soon as the votes allow; anyone once voting has ended
+        # (a challenger gone, or a challenge rejected), so one resolve is usually sent, not one
+        # per watcher.
+        if work.challenger == self.me or head > work.deadline:
+            await self._do("resolve", claim_id, None, court.resolve_calldata(raw_id))
 
     async def _vote(self, claim_id: str, work: ClaimWork, verdict: Verdict) -> None:
         """Vote this watcher's own judgement, once, when its account is an operator not party
