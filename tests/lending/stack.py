@@ -4,6 +4,8 @@ run `sluice oracle push` over one price file, posting from dev accounts of their
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from sidechain.genesis import DEV_ACCOUNTS_FILE, DEV_CHAIN_ID, DevAccount
 from sidechain.predeploys import BRIDGE_ADDRESS, ORACLE_ADDRESS, POOL_ADDRESS, USDT_ADDRESS
 from sidechain.system_tx import ASSET_USDT
 from sluice.processes import ManagedProcess, answers_tcp, sluice_command
-from tests.support.node import NodeProcess
+from tests.support.node import NodeProcess, init_dev
 
 WEI_PER_SAT = 10**10
 GAS = 3_000_000
@@ -185,3 +187,28 @@ class LiquidatorProcess(ManagedProcess):
 
     def state(self) -> dict[str, Any]:
         return dict(json.loads(self.state_file.read_text()))
+
+
+@contextmanager
+def running_node(workdir: Path) -> Iterator[LendingNode]:
+    """A dev node (blocks every 0.5 s) in `workdir`, stopped at the end."""
+    node = NodeProcess(init_dev(workdir), block_interval=0.5)
+    node.start()
+    try:
+        yield LendingNode(node)
+    finally:
+        node.stop()
+
+
+@contextmanager
+def pushing_prices(chain: LendingNode, workdir: Path) -> Iterator[Pushers]:
+    """The members' price pushers over `chain`, started and waited for until BTC is at 60,000
+    and USDT at 1; stopped at the end."""
+    stack = Pushers(chain, workdir)
+    stack.start()
+    try:
+        stack.wait_for_price(0, 60_000 * 10**8)
+        stack.wait_for_price(1, 10**8)
+        yield stack
+    finally:
+        stack.stop()

@@ -22,8 +22,9 @@ from tests.lending.stack import (
     LiquidatorProcess,
     Pushers,
     mint_usdt,
+    pushing_prices,
+    running_node,
 )
-from tests.support.node import NodeProcess, init_dev
 
 pytestmark = pytest.mark.xdist_group("lending-liquidator-node")
 BTC, USDT = 0, 1
@@ -35,24 +36,14 @@ BORROW_USDT = 41_900 * UNIT  # against 1 BTC at 60,000: 70% loan-to-value allows
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LendingNode]:
-    node = NodeProcess(init_dev(tmp_path_factory.mktemp("node")), block_interval=0.5)
-    node.start()
-    try:
-        yield LendingNode(node)
-    finally:
-        node.stop()
+    with running_node(tmp_path_factory.mktemp("node")) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")
 def pushers(chain: LendingNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushers]:
-    stack = Pushers(chain, tmp_path_factory.mktemp("oracle"))
-    stack.start()
-    try:
-        stack.wait_for_price(BTC, 60_000 * UNIT)
-        stack.wait_for_price(USDT, UNIT)
+    with pushing_prices(chain, tmp_path_factory.mktemp("oracle")) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

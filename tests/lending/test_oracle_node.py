@@ -20,8 +20,7 @@ from relayer.signing import Peer
 from relayer.signing_client import PeerClient
 from sidechain.genesis import DEV_CHAIN_ID
 from sidechain.predeploys import ORACLE_ADDRESS
-from tests.lending.stack import LendingNode, Pushers
-from tests.support.node import NodeProcess, init_dev
+from tests.lending.stack import LendingNode, Pushers, pushing_prices, running_node
 
 pytestmark = pytest.mark.xdist_group("lending-oracle-node")
 BTC, USDT = 0, 1
@@ -30,24 +29,14 @@ UNIT = 10**8
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LendingNode]:
-    node = NodeProcess(init_dev(tmp_path_factory.mktemp("node")), block_interval=0.5)
-    node.start()
-    try:
-        yield LendingNode(node)
-    finally:
-        node.stop()
+    with running_node(tmp_path_factory.mktemp("node")) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")
 def pushers(chain: LendingNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushers]:
-    stack = Pushers(chain, tmp_path_factory.mktemp("oracle"))
-    stack.start()
-    try:
-        stack.wait_for_price(BTC, 60_000 * UNIT)
-        stack.wait_for_price(USDT, UNIT)
+    with pushing_prices(chain, tmp_path_factory.mktemp("oracle")) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def member_keys(chain: LendingNode, n: int) -> MemberKeys:
