@@ -29,7 +29,6 @@ from lending.account import Sender, SignedCall, load_account
 from lending.errors import CallRefused
 from lending.liquidation import Inventory, Plan, best_plan, coins, gas_value
 from lending.pool_model import MAX_UINT, WAD
-from lending.service import stop_on_signals
 from lending.views import (
     LOANABLE,
     MARKET_NAMES,
@@ -38,7 +37,7 @@ from lending.views import (
     read_position,
     read_view,
 )
-from relayer.daemon import Daemon
+from relayer.daemon import Daemon, stop_on_signals
 from relayer.keys import replace_private_file
 from relayer.node_client import NodeClient
 from sidechain.contracts import load_artifact

@@ -39,9 +39,8 @@ from lending.prices import (
     step_toward,
     update_due,
 )
-from lending.service import stop_on_signals
 from lending.views import ASSET_NAMES, read_view
-from relayer.daemon import Daemon, wait_or_stop
+from relayer.daemon import Daemon, stop_on_signals, wait_or_stop
 from relayer.errors import NodeError
 from relayer.keys import MemberKeys, load_member_keys
 from relayer.node_client import NodeClient
