@@ -6,7 +6,8 @@ its stake in rsBTC (sats) and rsUSDT (USDT units), `RestakingVault.stake_of`, wh
 takes its share of. The totals are the vaults' `active_stake()`. The bridge holds, per asset,
 what the solvency audit counts as its holdings on Bitcoin.
 
-The security ratio is stake over holdings, in basis points: per asset, and over both assets
+The security ratio is stake over holdings, in basis points: per asset (for the vault and for
+each operator: what slashing that operator alone could cover), and over both assets
 in sats when the lending PriceOracle has fresh prices of both (a USDT unit is worth
 price(USDT) / price(BTC) sats: both are USD per whole coin, and both coins have 8 decimals);
 without prices only the per-asset ratios are given.
@@ -55,12 +56,9 @@ class Security:
 
     def ratio_bps(self, asset: Asset) -> int | None:
         """Stake of `asset` over the bridge's holdings of it (None when it holds none)."""
-        stake, held = (
-            (self.btc_stake, self.btc_held)
-            if asset == Asset.BTC
-            else (self.usdt_stake, self.usdt_held)
-        )
-        return None if not held else stake * MAX_BPS // held
+        if asset == Asset.BTC:
+            return _ratio(self.btc_stake, self.btc_held)
+        return _ratio(self.usdt_stake, self.usdt_held)
 
     @property
     def stake_sats(self) -> int | None:
@@ -75,8 +73,7 @@ class Security:
     @property
     def combined_ratio_bps(self) -> int | None:
         """Both assets' stake over both assets' holdings, in sats (None without prices)."""
-        stake, held = self.stake_sats, self.held_sats
-        return None if stake is None or not held else stake * MAX_BPS // held
+        return _ratio(self.stake_sats, self.held_sats)
 
     def _sats(self, units: int) -> int:
         assert self.prices is not None
@@ -99,6 +96,8 @@ class Security:
                     "btc_stake": op.btc,
                     "usdt_stake": op.usdt,
                     "value_sats": op.value_sats(self.prices),
+                    "btc_ratio_bps": _ratio(op.btc, self.btc_held),
+                    "usdt_ratio_bps": _ratio(op.usdt, self.usdt_held),
                 }
                 for op in self.operators
             ],
@@ -125,7 +124,11 @@ class Security:
             )
         for op in self.operators:
             state = "active" if op.active else "inactive"
-            out.append(f"  operator {op.operator} ({state}): {op.btc} sats, {op.usdt} USDT units")
+            out.append(
+                f"  operator {op.operator} ({state}): {op.btc} sats "
+                f"({_bps(_ratio(op.btc, self.btc_held))}), {op.usdt} USDT units "
+                f"({_bps(_ratio(op.usdt, self.usdt_held))})"
+            )
         return out
 
 
@@ -198,6 +201,11 @@ async def _view(
 
 def _in_sats(units: int, prices: tuple[int, int]) -> int:
     return units * prices[1] // prices[0]
+
+
+def _ratio(stake: int | None, held: int | None) -> int | None:
+    """Stake over holdings in basis points (None when either is unknown or nothing is held)."""
+    return None if stake is None or not held else stake * MAX_BPS // held
 
 
 def _bps(value: int | None) -> str:

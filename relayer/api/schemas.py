@@ -354,6 +354,8 @@ SCHEMAS: dict[str, Schema] = {
                             "btc_stake": COUNT,
                             "usdt_stake": COUNT,
                             "value_sats": nullable(COUNT),
+                            "btc_ratio_bps": nullable(COUNT),
+                            "usdt_ratio_bps": nullable(COUNT),
                         }
                     ),
                 },

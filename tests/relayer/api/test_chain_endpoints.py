@@ -79,8 +79,14 @@ async def test_status_reports_the_stake_behind_the_federation(live_client, sidec
     assert btc["stake"] >= sum(op["btc_stake"] for op in security["operators"])
     for asset in (btc, usdt):
         assert isinstance(asset["held"], int)  # the audit's holdings on Bitcoin
-        expected = asset["stake"] * 10_000 // asset["held"] if asset["held"] else None
-        assert asset["ratio_bps"] == expected
+        assert asset["ratio_bps"] == ratio(asset["stake"], asset["held"])
+    for op in security["operators"]:
+        assert op["btc_ratio_bps"] == ratio(op["btc_stake"], btc["held"])
+        assert op["usdt_ratio_bps"] == ratio(op["usdt_stake"], usdt["held"])
+
+
+def ratio(stake: int, held: int) -> int | None:
+    return stake * 10_000 // held if held else None
 
 
 def view(node_url: str, contract: str, address: bytes, function: str, *args: Any) -> Any:
