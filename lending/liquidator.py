@@ -25,7 +25,7 @@ from typing import Any
 from eth_typing import Address
 from eth_utils import to_checksum_address
 
-from lending.account import Sender, SignedCall, load_account
+from lending.account import Sender, load_account
 from lending.errors import CallRefused
 from lending.liquidation import Inventory, Plan, best_plan, coins, gas_value
 from lending.pool_model import MAX_UINT, WAD
@@ -37,6 +37,7 @@ from lending.views import (
     read_position,
     read_view,
 )
+from relayer.calls import SignedCall
 from relayer.daemon import Daemon, stop_on_signals
 from relayer.keys import replace_private_file
 from relayer.node_client import NodeClient

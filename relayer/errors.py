@@ -8,7 +8,8 @@ RelayerError
 │   ├── NodeRpcError           a JSON-RPC error object (code, message, data)
 │   │   ├── NodeCallReverted   eth_call / estimate reverted (code 3, revert data)
 │   │   └── AttestationRefused sluice_submitAttestation refused (not a member, already minted)
-│   └── ReceiptTimeout         a sent transaction was not mined in time
+│   ├── ReceiptTimeout         a sent transaction was not mined in time
+│   └── CallWouldRevert        eth_estimateGas says a call reverts: the contract's reason
 ├── DepositsPaused             the deposit flow is paused (a reorg deeper than the depth)
 ├── FederationSetupError       `sluice federation init` cannot write what it was asked to
 └── WatcherError               the watcher cannot go on (its state, its genesis, its chain)
@@ -60,6 +61,14 @@ class NodeRpcError(NodeError):
 
 class NodeCallReverted(NodeRpcError):
     """An eth_call reverted; `data` is the revert data (hex) when the node gave it."""
+
+
+class CallWouldRevert(NodeError):
+    """eth_estimateGas says the call reverts; `reason` is the contract's."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the call would revert: {reason}")
+        self.reason = reason
 
 
 class AttestationRefused(NodeRpcError):

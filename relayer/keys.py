@@ -129,17 +129,18 @@ def load_account(key_file: Path | None, private_key: str | None, prefix: str) ->
     """An EVM account from `private_key`, else from the `evm_private_key` of `key_file` (a
     member's keys file or any 0600 JSON/TOML holding one); errors name the settings
     `<prefix>key_file` and `<prefix>private_key`, never the key."""
+    where = f"{prefix}private_key"
     if not private_key:
         if key_file is None:
             raise KeysError(f"no key: set {prefix}key_file or {prefix}private_key")
         raw = _read_keys_file(key_file)
         if not isinstance(raw.get("evm_private_key"), str):
             raise KeysError(f"keys file {key_file} lacks a string evm_private_key")
-        private_key = str(raw["evm_private_key"])
+        private_key, where = str(raw["evm_private_key"]), f"evm_private_key of {key_file}"
     try:
-        return Account.from_key(_secret_bytes(private_key, "evm_private_key"))
+        return Account.from_key(_secret_bytes(private_key, where))
     except (ValueError, TypeError):
-        raise KeysError(f"{prefix}: evm_private_key is not a valid secp256k1 secret") from None
+        raise KeysError(f"{where} is not a valid secp256k1 secret") from None
 
 
 def _read_keys_file(path: Path) -> dict[str, Any]:

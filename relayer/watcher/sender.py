@@ -1,9 +1,9 @@
 """The watcher's calls to the court: checked first, signed and kept before they are sent.
 
-`preflight` runs the call through eth_estimateGas, so a refusal comes back with the court's own
-reason ("challenge window closed", "operator already voted") and costs nothing. `sign` fixes
-the transaction (nonce, fees, gas) and returns it as a `Pending` the caller writes to its state
-file before `send`: a watcher killed after sending resends those same bytes on restart, so one
+`sign` runs the call through eth_estimateGas (relayer.calls), so a refusal comes back with the
+court's own reason ("challenge window closed", "operator already voted") and costs nothing, and
+fixes the transaction (nonce, fees, gas) as a `Pending` the caller writes to its state file
+before `send`: a watcher killed after sending resends those same bytes on restart, so one
 action is one transaction. The key may be a member's, which its relayer uses too: a pending
 transaction whose nonce the relayer took in the meantime is `dropped`, and the action is
 decided again from the court's state.
@@ -12,21 +12,15 @@ decided again from the court's state.
 import logging
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
-from relayer.errors import CourtRefused, NodeCallReverted, NodeRpcError, ReceiptTimeout
+from relayer.calls import sign_call
+from relayer.errors import CallWouldRevert, CourtRefused, NodeRpcError, ReceiptTimeout
 from relayer.node_client import NodeClient, Receipt
 from relayer.watcher.state import Pending
 from sidechain.predeploys import COURT_ADDRESS
 
 log = logging.getLogger(__name__)
-GAS_MARGIN_PERCENT = 130  # over eth_estimateGas: the state may move before inclusion
 RECEIPT_TIMEOUT_S = 30.0
-
-
-def revert_reason(error: NodeRpcError) -> str:
-    """The contract's reason in a node error ("execution reverted: <reason>")."""
-    return error.message.removeprefix("execution reverted").lstrip(": ") or error.message
 
 
 class CourtSender:
@@ -41,45 +35,16 @@ class CourtSender:
     def address(self) -> str:
         return str(self.account.address).lower()
 
-    async def preflight(self, action: str, data: bytes, value: int = 0) -> int:
-        """The gas the call takes; `CourtRefused` with the court's reason if it would revert."""
-        request = {
-            "from": to_checksum_address(self.address),
-            "to": to_checksum_address(COURT_ADDRESS),
-            "data": "0x" + data.hex(),
-            "value": hex(value),
-        }
+    async def sign(self, action: str, data: bytes, value: int = 0) -> Pending:
+        """The signed transaction of an action (not sent); `CourtRefused` with the court's
+        reason if it would revert."""
         try:
-            return int(await self.node.call("eth_estimateGas", request), 16)
-        except NodeCallReverted as error:
-            raise CourtRefused(action, revert_reason(error)) from None
-        except NodeRpcError as error:
-            if "revert" not in error.message:
-                raise
-            raise CourtRefused(action, revert_reason(error)) from None
-
-    async def sign(self, action: str, data: bytes, value: int, gas: int) -> Pending:
-        """The signed transaction of an action whose preflight passed (not sent)."""
-        nonce = await self.node.nonce(self.address)
-        gas_price = int(await self.node.call("eth_gasPrice"), 16)
-        tx = {
-            "type": 2,
-            "chainId": self.chain_id,
-            "nonce": nonce,
-            "to": to_checksum_address(COURT_ADDRESS),
-            "value": value,
-            "data": data,
-            "gas": gas * GAS_MARGIN_PERCENT // 100,
-            "maxFeePerGas": gas_price * 2,
-            "maxPriorityFeePerGas": 0,
-        }
-        signed = self.account.sign_transaction(tx)
-        return Pending(
-            action,
-            "0x" + bytes(signed.hash).hex(),
-            "0x" + bytes(signed.raw_transaction).hex(),
-            nonce,
-        )
+            call = await sign_call(
+                self.node, self.account, self.chain_id, action, COURT_ADDRESS, data, value
+            )
+        except CallWouldRevert as refused:
+            raise CourtRefused(action, refused.reason) from None
+        return Pending(action, call.tx_hash, "0x" + call.raw.hex(), call.nonce)
 
     async def send(self, pending: Pending) -> Receipt | None:
         """Send (or send again) and wait for the receipt; None when the transaction is gone

@@ -348,19 +348,18 @@ class Watcher:
     async def _do(
         self, kind: str, claim_id: str, work: ClaimWork | None, data: bytes, value: int = 0
     ) -> None:
-        """One court call: preflight, signed into the state file, sent. `work` None: a refusal
+        """One court call: checked and signed into the state file, sent. `work` None: a refusal
         is only for now (a resolve before voting ends), not remembered."""
         action = f"{kind}:{claim_id}"
         if action in self.state.outbox or (work is not None and kind in work.refused):
             return
         try:
-            gas = await self._sender.preflight(action, data, value)
+            self.state.outbox[action] = await self._sender.sign(action, data, value)
         except CourtRefused as refused:
             if work is not None:
                 work.refused[kind] = refused.reason
                 log.warning("watcher: %s", refused)
             return
-        self.state.outbox[action] = await self._sender.sign(action, data, value, gas)
         self._save()
         self._faults.reach(f"after_{kind}_signed")
         await self._deliver(action)
