@@ -260,8 +260,12 @@ def paths() -> dict[str, Any]:
                 "responses": {**ok("Position", "the position at one block"), **error_responses()},
             }
         },
-        "/v1/admin/pause": admin("Pause the bridge", "PauseRequest"),
-        "/v1/admin/resume": admin("Resume the bridge", "EmptyRequest"),
+        "/v1/admin/pause": admin(
+            "Pause the bridge at this member: it attests no deposit and signs or coordinates no "
+            "vault spend until resumed (a quorum of paused members stops the whole bridge)",
+            "PauseRequest",
+        ),
+        "/v1/admin/resume": admin("Resume the bridge at this member", "EmptyRequest"),
         "/v1/openapi.json": {
             "get": {
                 "summary": "This document",

@@ -1,4 +1,8 @@
-"""Admin endpoints: pause and resume the bridge, behind the bearer token `api.admin_token`."""
+"""Admin endpoints: pause and resume the bridge, behind the bearer token `api.admin_token`.
+
+The pause is this member's (its ledger's flag): while paused it attests no deposit and signs or
+coordinates no vault spend. No single member can freeze the federation; pausing a quorum of
+members (each through its own API) stops minting and releases."""
 
 import hmac
 
