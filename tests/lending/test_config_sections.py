@@ -58,7 +58,9 @@ def test_an_account_key_file_is_private_and_never_echoed(tmp_path: Path) -> None
     path.chmod(0o644)
     with pytest.raises(AccountKeyError, match="mode"):
         load_account(path, None, "liquidator.")
-    with pytest.raises(AccountKeyError, match=r"liquidator\.private_key must be 64 hex digits") as refused:
+    with pytest.raises(
+        AccountKeyError, match=r"liquidator\.private_key must be 64 hex digits"
+    ) as refused:
         load_account(None, "0x12zz", "liquidator.")
     assert "12zz" not in str(refused.value)
     with pytest.raises(AccountKeyError, match=r"set oracle\.poster_key_file or"):
