@@ -331,7 +331,7 @@ class _BlockRun:
                 self.committed_upto,
                 self._unsent(index),
                 self.pending_codes[index],
-                tuple(tx.encode() for tx in self.txs[start:end]),  # while the workers run
+                self.txs[start:end],
             )
             try:
                 self._send(index, ("run", batch))

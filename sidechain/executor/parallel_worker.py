@@ -42,13 +42,15 @@ class BlockSpec:
 @dataclass(frozen=True)
 class Batch:
     """Transactions `start`.. to execute, after applying the changes committed up to and
-    including transaction `committed_upto` (absolute values) that the worker has not seen."""
+    including transaction `committed_upto` (absolute values) that the worker has not seen.
+    The transactions travel pickled, not encoded: unpickling is about 8 times cheaper than
+    decoding, and a sender the coordinator's object already recovered comes along."""
 
     start: int
     committed_upto: int
     updates: Mapping[Key, Any]
     codes: Mapping[bytes, bytes]
-    txs: tuple[bytes, ...]
+    txs: tuple[BlockTransaction, ...]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,6 @@ class _BlockContext:
         self.snapshot = snapshot
         self.view = View(TrieReader(snapshot.state_db(), spec.env.pre_root))
         self.runner = TxRunner(spec.env, self.view, tracks_counters=True)
-        self.decode = spec.env.vm_class.get_transaction_builder().decode
         self.view.set_all(updates)
         self._own: dict[Key, int] = {}  # key -> index of this worker's newest write to it
 
@@ -149,8 +150,8 @@ class _BlockContext:
             }
         )
         out = []
-        for index, raw in enumerate(batch.txs, batch.start):
-            speculation = speculate(self.runner, self.decode(raw))
+        for index, tx in enumerate(batch.txs, batch.start):
+            speculation = speculate(self.runner, tx)
             for key in self.view.apply(speculation.access.changes):
                 self._own[key] = index
             out.append(speculation)
