@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth.abc import ReceiptAPI
 from eth.rlp.logs import Log
@@ -54,11 +54,10 @@ class Batch:
     txs: tuple[BlockTransaction, ...]
 
 
-@dataclass(frozen=True)
-class PortableResult:
-    """A `TxResult` in plain values (cheap to pickle), its receipt rebuilt once the block order
-    gives the cumulative gas. `receipt_class` is the fork's typed receipt class, or None for a
-    legacy receipt."""
+class PortableResult(NamedTuple):
+    """A `TxResult` in plain values (a named tuple: cheap to pickle and unpickle), its receipt
+    rebuilt once the block order gives the cumulative gas. `receipt_class` is the fork's typed
+    receipt class, or None for a legacy receipt."""
 
     tx_hash: Hash32
     receipt_class: type[TypedReceipt] | None
@@ -110,8 +109,7 @@ class PortableResult:
         )
 
 
-@dataclass(frozen=True)
-class Speculation:
+class Speculation(NamedTuple):
     """A transaction's speculative outcome (None: it was invalid on the worker's view) and its
     recorded access."""
 
