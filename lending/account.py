@@ -14,10 +14,10 @@ from eth_typing import Address
 
 from lending.errors import AccountKeyError, CallRefused
 from relayer import keys
-from relayer.calls import SignedCall, sign_call
+from relayer.calls import AccountCalls, SignedCall
 from relayer.errors import CallWouldRevert, KeysError
 from relayer.keys import replace_private_file
-from relayer.node_client import NodeClient, Receipt
+from relayer.node_client import Receipt
 
 RECEIPT_TIMEOUT_S = 60.0
 
@@ -37,13 +37,8 @@ def write_account_file(path: Path, account: LocalAccount) -> None:
     replace_private_file(path, json.dumps(body, indent=2) + "\n")
 
 
-class Sender:
+class Sender(AccountCalls):
     """Sends calls from `account` over `node`: estimated first, then signed, sent, awaited."""
-
-    def __init__(self, node: NodeClient, account: LocalAccount, chain_id: int) -> None:
-        self.node = node
-        self.account = account
-        self.chain_id = chain_id
 
     @property
     def address(self) -> str:
@@ -53,7 +48,7 @@ class Sender:
         """Estimated (`CallRefused` with the contract's reason if it would revert) and signed,
         not sent yet."""
         try:
-            return await sign_call(self.node, self.account, self.chain_id, what, to, data, value)
+            return await self.sign(what, to, data, value)
         except CallWouldRevert as refused:
             raise CallRefused(what, refused.reason) from None
 

@@ -78,3 +78,16 @@ async def sign_call(
     signed = account.sign_transaction(tx)
     tx_hash = "0x" + bytes(signed.hash).hex()
     return SignedCall(what, tx_hash, nonce, gas, bytes(signed.raw_transaction))
+
+
+class AccountCalls:
+    """The calls of one daemon account over one node (the watcher's, a lending daemon's)."""
+
+    def __init__(self, node: NodeClient, account: LocalAccount, chain_id: int) -> None:
+        self.node = node
+        self.account = account
+        self.chain_id = chain_id
+
+    async def sign(self, what: str, to: Address | str, data: bytes, value: int = 0) -> SignedCall:
+        """The call estimated (`CallWouldRevert`) and signed at the next nonce, not sent."""
+        return await sign_call(self.node, self.account, self.chain_id, what, to, data, value)

@@ -127,7 +127,7 @@ async def challenge_now(config: Config, claim_id: bytes) -> str:
         data = court.challenge_calldata(claim_id, evidence, verdict.deficit)
         bond = settings.bond_wei or await min_bond(node)
         action = f"challenge:0x{claim_id.hex()}"
-        pending = await sender.sign(action, data, bond)
+        pending = await sender.sign_action(action, data, bond)
         receipt = await sender.send(pending)
         if receipt is None or not receipt.succeeded:
             raise WatcherError(f"the challenge {pending.tx_hash} was not mined as sent")

@@ -1,21 +1,19 @@
 """The watcher's calls to the court: checked first, signed and kept before they are sent.
 
-`sign` runs the call through eth_estimateGas (relayer.calls), so a refusal comes back with the
-court's own reason ("challenge window closed", "operator already voted") and costs nothing, and
-fixes the transaction (nonce, fees, gas) as a `Pending` the caller writes to its state file
-before `send`: a watcher killed after sending resends those same bytes on restart, so one
-action is one transaction. The key may be a member's, which its relayer uses too: a pending
-transaction whose nonce the relayer took in the meantime is `dropped`, and the action is
-decided again from the court's state.
+`sign_action` runs the call through eth_estimateGas (relayer.calls), so a refusal comes back
+with the court's own reason ("challenge window closed", "operator already voted") and costs
+nothing, and fixes the transaction (nonce, fees, gas) as a `Pending` the caller writes to its
+state file before `send`: a watcher killed after sending resends those same bytes on restart,
+so one action is one transaction. The key may be a member's, which its relayer uses too: a
+pending transaction whose nonce the relayer took in the meantime is `dropped`, and the action
+is decided again from the court's state.
 """
 
 import logging
 
-from eth_account.signers.local import LocalAccount
-
-from relayer.calls import sign_call
+from relayer.calls import AccountCalls
 from relayer.errors import CallWouldRevert, CourtRefused, NodeRpcError, ReceiptTimeout
-from relayer.node_client import NodeClient, Receipt
+from relayer.node_client import Receipt
 from relayer.watcher.state import Pending
 from sidechain.predeploys import COURT_ADDRESS
 
@@ -23,25 +21,18 @@ log = logging.getLogger(__name__)
 RECEIPT_TIMEOUT_S = 30.0
 
 
-class CourtSender:
+class CourtSender(AccountCalls):
     """Sends the watcher's account's calls to the court."""
-
-    def __init__(self, node: NodeClient, account: LocalAccount, chain_id: int) -> None:
-        self.node = node
-        self.account = account
-        self.chain_id = chain_id
 
     @property
     def address(self) -> str:
         return str(self.account.address).lower()
 
-    async def sign(self, action: str, data: bytes, value: int = 0) -> Pending:
+    async def sign_action(self, action: str, data: bytes, value: int = 0) -> Pending:
         """The signed transaction of an action (not sent); `CourtRefused` with the court's
         reason if it would revert."""
         try:
-            call = await sign_call(
-                self.node, self.account, self.chain_id, action, COURT_ADDRESS, data, value
-            )
+            call = await self.sign(action, COURT_ADDRESS, data, value)
         except CallWouldRevert as refused:
             raise CourtRefused(action, refused.reason) from None
         return Pending(action, call.tx_hash, "0x" + call.raw.hex(), call.nonce)

@@ -354,7 +354,7 @@ class Watcher:
         if action in self.state.outbox or (work is not None and kind in work.refused):
             return
         try:
-            self.state.outbox[action] = await self._sender.sign(action, data, value)
+            self.state.outbox[action] = await self._sender.sign_action(action, data, value)
         except CourtRefused as refused:
             if work is not None:
                 work.refused[kind] = refused.reason
