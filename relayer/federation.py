@@ -22,6 +22,7 @@ from pathlib import Path
 
 from eth_utils import to_checksum_address
 
+from bridge.bitcoin.omni.payload import MAINNET_USDT
 from relayer.errors import FederationSetupError
 from relayer.keys import (
     MemberKeys,
@@ -52,7 +53,7 @@ class FederationPlan:
     node_rpc_url: str = "http://127.0.0.1:8545"
     confirmations: int = 6
     chain_id: int = DEV_CHAIN_ID
-    usdt_property_id: int = 31
+    usdt_property_id: int = MAINNET_USDT
     scan_start_height: int = 0  # Bitcoin height the relayers start scanning (and Omni) at
     challenge_window_blocks: int = 6
     poll_interval: float = 1.0

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.bitcoin.deposit_script import DepositScript
+from bridge.bitcoin.omni.payload import MAINNET_USDT
 from bridge.ledger import Ledger, create_ledger_engine, ledger_sessions, upgrade_ledger
 from regtest.node import BitcoindNode
 from regtest.util import free_port
@@ -62,7 +63,7 @@ class FederationSettings:
     confirmations: int = 2
     poll_interval: float = 0.2
     resubmit_after: float = 2.0
-    usdt_property_id: int = 31
+    usdt_property_id: int = MAINNET_USDT
     scan_start_height: int = 0
     challenge_window_blocks: int = 2
     vault: VaultConfig = field(default_factory=VaultConfig)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bridge.bitcoin.omni.payload import MAINNET_USDT
 from sluice.errors import ConfigError, SluiceError
 
 ENV_PREFIX = "SLUICE_"
@@ -75,7 +76,7 @@ class BridgeConfig:
     threshold: int = 1
     min_deposit_sats: int = 10_000
     min_deposit_usdt: int = 1_000_000
-    usdt_property_id: int = 31
+    usdt_property_id: int = MAINNET_USDT
     refund_timeout_blocks: int = 144
     challenge_window_blocks: int = 6
 
