@@ -31,55 +31,6 @@ def revert_reason(error: NodeRpcError) -> str:
     return error.message.removeprefix("execution reverted").lstrip(": ") or error.message
 
 
-async def estimate_gas(
-    node: NodeClient, sender: str, to: Address | str, data: bytes, value: int = 0
-) -> int:
-    """Gas for the call from `sender`; `CallWouldRevert` with the contract's reason."""
-    request = {
-        "from": to_checksum_address(sender),
-        "to": to_checksum_address(to),
-        "data": "0x" + data.hex(),
-        "value": hex(value),
-    }
-    try:
-        return int(await node.call("eth_estimateGas", request), 16)
-    except NodeCallReverted as error:
-        raise CallWouldRevert(revert_reason(error)) from None
-    except NodeRpcError as error:
-        if "revert" not in error.message:
-            raise
-        raise CallWouldRevert(revert_reason(error)) from None
-
-
-async def sign_call(
-    node: NodeClient,
-    account: LocalAccount,
-    chain_id: int,
-    what: str,
-    to: Address | str,
-    data: bytes,
-    value: int = 0,
-) -> SignedCall:
-    """The call estimated (`CallWouldRevert`) and signed at the next nonce, not sent."""
-    gas = await estimate_gas(node, account.address, to, data, value)
-    nonce = await node.nonce(account.address)
-    gas_price = int(await node.call("eth_gasPrice"), 16)
-    tx = {
-        "type": 2,
-        "chainId": chain_id,
-        "nonce": nonce,
-        "to": to_checksum_address(to),
-        "value": value,
-        "data": data,
-        "gas": gas * GAS_MARGIN_PERCENT // 100,
-        "maxFeePerGas": gas_price * 2,
-        "maxPriorityFeePerGas": 0,
-    }
-    signed = account.sign_transaction(tx)
-    tx_hash = "0x" + bytes(signed.hash).hex()
-    return SignedCall(what, tx_hash, nonce, gas, bytes(signed.raw_transaction))
-
-
 class AccountCalls:
     """The calls of one daemon account over one node (the watcher's, a lending daemon's)."""
 
@@ -88,6 +39,39 @@ class AccountCalls:
         self.account = account
         self.chain_id = chain_id
 
+    async def estimate(self, to: Address | str, data: bytes, value: int = 0) -> int:
+        """Gas for the call from this account; `CallWouldRevert` with the contract's reason."""
+        request = {
+            "from": to_checksum_address(self.account.address),
+            "to": to_checksum_address(to),
+            "data": "0x" + data.hex(),
+            "value": hex(value),
+        }
+        try:
+            return int(await self.node.call("eth_estimateGas", request), 16)
+        except NodeCallReverted as error:
+            raise CallWouldRevert(revert_reason(error)) from None
+        except NodeRpcError as error:
+            if "revert" not in error.message:
+                raise
+            raise CallWouldRevert(revert_reason(error)) from None
+
     async def sign(self, what: str, to: Address | str, data: bytes, value: int = 0) -> SignedCall:
         """The call estimated (`CallWouldRevert`) and signed at the next nonce, not sent."""
-        return await sign_call(self.node, self.account, self.chain_id, what, to, data, value)
+        gas = await self.estimate(to, data, value)
+        nonce = await self.node.nonce(self.account.address)
+        gas_price = int(await self.node.call("eth_gasPrice"), 16)
+        tx = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "to": to_checksum_address(to),
+            "value": value,
+            "data": data,
+            "gas": gas * GAS_MARGIN_PERCENT // 100,
+            "maxFeePerGas": gas_price * 2,
+            "maxPriorityFeePerGas": 0,
+        }
+        signed = self.account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        return SignedCall(what, tx_hash, nonce, gas, bytes(signed.raw_transaction))

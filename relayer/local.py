@@ -20,7 +20,6 @@ bitcoind password, ports and settings may change between runs).
 
 import json
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from bridge.bitcoin.deposit_script import DepositScript
 from bridge.bitcoin.omni.payload import MAINNET_USDT
 from bridge.ledger import Ledger, create_ledger_engine, ledger_sessions, upgrade_ledger
 from regtest.node import BitcoindNode
-from regtest.util import free_port
+from regtest.util import free_port, port_is_free
 from relayer.federation import FederationPlan, init_federation, open_federation, watcher_config
 from relayer.keys import MemberKeys, load_account, replace_private_file, write_private_file
 from relayer.vault import VaultSettings
@@ -77,18 +76,9 @@ def free_ports(count: int, attempts: int = 50) -> int:
     b+i)."""
     for _ in range(attempts):
         base = free_port()
-        if base + count <= 65535 and all(_bindable(base + i) for i in range(1, count + 1)):
+        if base + count <= 65535 and all(port_is_free(base + i) for i in range(1, count + 1)):
             return base
     raise OSError(f"no {count} free consecutive ports found in {attempts} attempts")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class RelayerProcess(ManagedProcess):

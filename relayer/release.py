@@ -145,7 +145,7 @@ class SpendRunner:
             return False
         height = int(await self._rpc.call("getblockcount"))
         with self._sessions.begin() as session:
-            follow_sent(Ledger(session), proposal, str(raw), height)
+            follow_sent(Ledger(session), proposal, raw, height)
         log.info("vault spend %s is out already: following it", proposal.txid)
         return True
 
